@@ -1,0 +1,33 @@
+"Packaging for markovian: metadata and requirements come from settings.ini (nbdev 2 convention)."
+from pkg_resources import parse_version
+from configparser import ConfigParser
+import setuptools
+
+cfg = ConfigParser(delimiters=['='])
+cfg.read('settings.ini', encoding='utf-8')
+cfg = cfg['DEFAULT']
+licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Mature', 'Inactive']
+lic = licenses[cfg['license']]
+requirements = cfg.get('requirements', '').split()
+extras = {
+    'dev': cfg.get('dev_requirements', '').split(),
+    # GPU-only speedups; the package imports and runs without them (sdpa attention, torch AdamW).
+    'gpu': ['flash-attn', 'bitsandbytes'],
+    # benchmark-only comparison against TRL's GRPOTrainer
+    'bench': ['trl'],
+}
+setuptools.setup(
+    name=cfg['lib_name'], version=cfg['version'], license=lic[0],
+    classifiers=['Development Status :: ' + statuses[int(cfg['status'])],
+                 'Intended Audience :: ' + cfg['audience'].title(),
+                 'License :: ' + lic[1], 'Natural Language :: ' + cfg['language'].title(),
+                 'Programming Language :: Python :: 3'],
+    url=cfg['git_url'], packages=setuptools.find_packages(include=['markovian', 'markovian.*']),
+    include_package_data=True, install_requires=requirements, extras_require=extras,
+    python_requires='>=' + cfg['min_python'], description=cfg['description'],
+    long_description=open('README.md', encoding='utf-8').read(), long_description_content_type='text/markdown',
+    author=cfg['author'], author_email=cfg['author_email'], zip_safe=False,
+    entry_points={'console_scripts': cfg.get('console_scripts', '').split(),
+                  'nbdev': [f'{cfg["lib_path"]}={cfg["lib_path"]}._modidx:d']},
+)
