@@ -1,5 +1,4 @@
 "Packaging for markovian: metadata and requirements come from settings.ini (nbdev 2 convention)."
-from pkg_resources import parse_version
 from configparser import ConfigParser
 import setuptools
 
@@ -28,6 +27,7 @@ setuptools.setup(
     python_requires='>=' + cfg['min_python'], description=cfg['description'],
     long_description=open('README.md', encoding='utf-8').read(), long_description_content_type='text/markdown',
     author=cfg['author'], author_email=cfg['author_email'], zip_safe=False,
+    keywords=cfg['keywords'].split(), project_urls={'Repository': cfg['git_url']},
     entry_points={'console_scripts': cfg.get('console_scripts', '').split(),
                   'nbdev': [f'{cfg["lib_path"]}={cfg["lib_path"]}._modidx:d']},
 )
