@@ -5,9 +5,8 @@ import setuptools
 cfg = ConfigParser(delimiters=['='])
 cfg.read('settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': 'Apache-2.0'}
 statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Mature', 'Inactive']
-lic = licenses[cfg['license']]
 requirements = cfg.get('requirements', '').split()
 extras = {
     'dev': cfg.get('dev_requirements', '').split(),
@@ -17,10 +16,10 @@ extras = {
     'bench': ['trl'],
 }
 setuptools.setup(
-    name=cfg['lib_name'], version=cfg['version'], license=lic[0],
+    name=cfg['lib_name'], version=cfg['version'], license=licenses[cfg['license']],
     classifiers=['Development Status :: ' + statuses[int(cfg['status'])],
                  'Intended Audience :: ' + cfg['audience'].title(),
-                 'License :: ' + lic[1], 'Natural Language :: ' + cfg['language'].title(),
+                 'Natural Language :: ' + cfg['language'].title(),
                  'Programming Language :: Python :: 3'],
     url=cfg['git_url'], packages=setuptools.find_packages(include=['markovian', 'markovian.*']),
     include_package_data=True, install_requires=requirements, extras_require=extras,
