@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py settings.ini constraints.txt | sha1sum | cut -c1-12)
 RUN ?= runs/smollm2
 
-.PHONY: install train test readme clean-venv
+.PHONY: install train test readme analysis
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,3 +30,8 @@ test: $(STAMP)
 # README.md is generated from nbs/index.ipynb.
 readme: $(STAMP)
 	$(BIN)/jupyter nbconvert --to markdown --log-level WARN nbs/index.ipynb --output-dir . --output README
+
+# Analysis of the main job (and of a non-Markovian run, which this trains first if it is missing).
+analysis: $(STAMP)
+	test -f runs/smollm2-nm/checkpoints/step-000070/manifest.json || $(BIN)/python -m markovian.train --markovian False --run_dir runs/smollm2-nm --resume true
+	$(BIN)/papermill nbs/analysis.ipynb runs/analysis.ipynb --cwd . -p run_dir $(RUN) -p nm_run_dir runs/smollm2-nm
