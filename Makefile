@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py settings.ini constraints.txt | sha1sum | cut -c1-12)
 RUN ?= runs/smollm2
 
-.PHONY: install train test readme analysis
+.PHONY: install train test readme analysis e2e
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,3 +35,11 @@ readme: $(STAMP)
 analysis: $(STAMP)
 	test -f runs/smollm2-nm/checkpoints/step-000070/manifest.json || $(BIN)/python -m markovian.train --markovian False --run_dir runs/smollm2-nm --resume true
 	$(BIN)/papermill nbs/analysis.ipynb runs/analysis.ipynb --cwd . -p run_dir $(RUN) -p nm_run_dir runs/smollm2-nm
+
+# Browser check of the widgets: a real JupyterLab on 127.0.0.1 and Debian's headless chromium driven by playwright-core.
+# Installs chromium (apt) and playwright-core (npm) when missing. `make e2e E2E_OUT=figures` refreshes the documentation pictures.
+E2E_OUT ?= /tmp/markovian-e2e
+e2e: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	cd tests/e2e && (test -d node_modules/playwright-core || npm ci --no-audit --no-fund)
+	$(BIN)/python tests/e2e/run_e2e.py $(E2E_OUT)

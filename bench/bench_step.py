@@ -1,12 +1,14 @@
-"""Benchmark one Markovian GRPO training step: markovian's step vs a plain baseline that does what the seed did.
+"""Benchmark one Markovian GRPO training step: markovian's step vs a plain baseline that does what the seed did, and TRL.
 
 Run: .venv/bin/python bench/bench_step.py [--steps 5] [--out bench/results/step-cpu.json]
 Each variant runs in its own process (separate peak RSS), on the same model, LoRA, questions, G, CoT length and
 temperature; one warm-up step, then `--steps` timed steps; medians and ratios are printed as a table and written as JSON.
 The plain baseline: a deep-copied frozen reference model, `generate` with num_return_sequences (every prompt prefilled
-G times), full-vocabulary fp32 logits over whole sequences for scoring, policy log-probs and KL.
+G times), full-vocabulary fp32 logits over whole sequences for scoring, policy log-probs and KL. TRL (when installed,
+`pip install -e ".[bench]"`): GRPOTrainer in bf16 without gradient checkpointing, with a reward function doing the same
+Markovian reward work (its gen/score/update split is not available; 'score s' is its reward function's time).
 """
-import argparse, copy, json, platform, resource, statistics, subprocess, sys, tempfile, time
+import argparse, copy, importlib.util, json, platform, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch, torch.nn.functional as F
 
@@ -85,8 +87,48 @@ def plain_variant(args):
                           tokens_per_s=(sum(map(len, acts)) + sum(map(len, base_acts))) / (t1 - t0)))
     return times[1:], parts[1:]
 
+def trl_variant(args):
+    """TRL's GRPOTrainer on the same work: same model, LoRA, batch, G, CoT length, temperature, KL coefficient, and a
+    reward function computing the same Markovian reward (reference greedy CoT', reference scoring, mean over tokens)."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+    from markovian.config import make_config
+    from markovian.models import load_model, add_lora
+    from markovian.reward import cot_prompt, answer_context, answer_ids, score_answers
+    from markovian.train import sample_tokens, eos_ids, strip_eos
+    from markovian.data import get_batch
+    cfg = make_config(questions_per_step=args.questions, group_size=args.group, cot_length=args.cot)
+    base, tok = load_model(cfg.model)
+    torch.manual_seed(0); pol = add_lora(base, cfg.model)
+    eos, K = eos_ids(pol, tok), args.cot
+    recs = [r for s in range(1, args.steps + 2) for r in get_batch(cfg.task, 'train', 0, s, args.questions)]
+    ds = Dataset.from_dict(dict(prompt=[tok.decode(cot_prompt(tok, r.question)) for r in recs], answer=[r.answer for r in recs]))
+    stats = {}
+    def markovian_reward(prompts, completions, completion_ids, answer, **kw):
+        t = time.perf_counter()
+        uniq = list(dict.fromkeys(prompts))
+        with torch.no_grad(), pol.disable_adapter():
+            base_acts = sample_tokens(pol, [tok(p, add_special_tokens=False).input_ids for p in uniq], 1, K, None, eos, tok.pad_token_id)
+            ans = {p: answer_ids(tok, a) for p, a in zip(prompts, answer)}
+            lnp = score_answers(pol, tok, [answer_context(tok, strip_eos(list(c), eos)) for c in completion_ids], [answer_ids(tok, a) for a in answer])['mean']
+            blnp = score_answers(pol, tok, [answer_context(tok, strip_eos(b, eos)) for b in base_acts], [ans[p] for p in uniq])['mean']
+        b = dict(zip(uniq, blnp.tolist()))
+        stats.setdefault('reward_s', []).append(time.perf_counter() - t)
+        return [float(l) - b[p] for l, p in zip(lnp.tolist(), prompts)]
+    class Timer(TrainerCallback):
+        def on_step_begin(self, *a, **k): self.t = time.perf_counter()
+        def on_step_end(self, *a, **k): stats.setdefault('step_s', []).append(time.perf_counter() - self.t)
+    targs = GRPOConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=args.questions * args.group, num_generations=args.group,
+                       max_completion_length=K, temperature=1.0, top_k=0, top_p=1.0, beta=cfg.algo.kl_coef, learning_rate=cfg.optim.lr,
+                       max_steps=args.steps + 1, logging_steps=1, report_to='none', use_cpu=True, bf16=True, gradient_checkpointing=False,
+                       save_strategy='no', max_grad_norm=1.0, disable_dropout=True, shuffle_dataset=False)
+    GRPOTrainer(model=pol, reward_funcs=markovian_reward, args=targs, train_dataset=ds, processing_class=tok, callbacks=[Timer()]).train()
+    times = stats['step_s'][1:]
+    return times, [dict(time_generate=float('nan'), time_score=r, time_update=float('nan'), tokens_per_s=float('nan')) for r in stats['reward_s'][1:]]
+
 def child(args):
-    times, parts = (project_variant if args.variant == 'project' else plain_variant)(args)
+    times, parts = dict(project=project_variant, plain=plain_variant, trl=trl_variant)[args.variant](args)
     med = lambda k: statistics.median(p[k] for p in parts)
     res = dict(variant=args.variant, step_s=statistics.median(times), steps=times, generate_s=med('time_generate'),
                score_s=med('time_score'), update_s=med('time_update'), gen_tokens_per_s=med('tokens_per_s'),
@@ -102,19 +144,21 @@ def main():
     if args.variant: return child(args)
     peak = matmul_peak() / 1e9
     rows = []
-    for v in ('project', 'plain'):
+    variants = ['project', 'plain'] + (['trl'] if importlib.util.find_spec('trl') else [])
+    for v in variants:
         r = subprocess.run([sys.executable, __file__, '--variant', v] + [f'--{k}={getattr(args, k)}' for k in ('steps', 'questions', 'group', 'cot')],
                            capture_output=True, text=True)
         if r.returncode: sys.exit(f'{v} failed:\n{r.stderr[-3000:]}')
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
     base = rows[1]['step_s']
+    if len(rows) < 3: print('TRL is not installed (pip install -e ".[bench]"): its column is left out')
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; bf16 matmul peak {peak:.0f} GFLOP/s")
-    print(f"{'variant':10} {'step s':>8} {'gen s':>7} {'score s':>8} {'update s':>9} {'gen tok/s':>10} {'peak RSS GB':>12} {'speed-up':>9}")
+    print(f"{'variant':10} {'step s':>8} {'gen s':>7} {'score s':>8} {'update s':>9} {'gen tok/s':>10} {'peak RSS GB':>12} {'project is':>11}")
     for r in rows:
-        print(f"{r['variant']:10} {r['step_s']:8.2f} {r['generate_s']:7.2f} {r['score_s']:8.2f} {r['update_s']:9.2f} {r['gen_tokens_per_s']:10.1f} {r['peak_rss_gb']:12.2f} {base / r['step_s']:8.2f}x")
+        print(f"{r['variant']:10} {r['step_s']:8.2f} {r['generate_s']:7.2f} {r['score_s']:8.2f} {r['update_s']:9.2f} {r['gen_tokens_per_s']:10.1f} {r['peak_rss_gb']:12.2f} {r['step_s'] / rows[0]['step_s']:9.2f}x faster")
     out = dict(date=time.strftime('%Y-%m-%d'), machine=platform.platform(), threads=torch.get_num_threads(), bf16_peak_gflops=peak,
                config=dict(questions=args.questions, group=args.group, cot=args.cot, steps=args.steps), results=rows,
-               speedup_vs_plain=base / rows[0]['step_s'])
+               speedup=({r['variant']: r['step_s'] / rows[0]['step_s'] for r in rows[1:]}))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True); Path(args.out).write_text(json.dumps(out, indent=2))
 
 if __name__ == '__main__': main()
