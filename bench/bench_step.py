@@ -150,7 +150,6 @@ def main():
                            capture_output=True, text=True)
         if r.returncode: sys.exit(f'{v} failed:\n{r.stderr[-3000:]}')
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
-    base = rows[1]['step_s']
     if len(rows) < 3: print('TRL is not installed (pip install -e ".[bench]"): its column is left out')
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; bf16 matmul peak {peak:.0f} GFLOP/s")
     print(f"{'variant':10} {'step s':>8} {'gen s':>7} {'score s':>8} {'update s':>9} {'gen tok/s':>10} {'peak RSS GB':>12} {'project is':>11}")

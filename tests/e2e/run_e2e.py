@@ -4,7 +4,7 @@ usage: python tests/e2e/run_e2e.py [OUT_DIR]   (default: figures/) — writes in
 Builds two tiny run directories and a notebook showing both widgets, serves it with JupyterLab, and runs
 inspector.mjs (playwright-core), which fails when a widget area is empty or an error is displayed.
 """
-import json, os, secrets, socket, subprocess, sys, tempfile, time, urllib.request
+import secrets, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 import nbformat
 from markovian.config import make_config
