@@ -7,86 +7,137 @@ The plain baseline: a deep-copied frozen reference model, `generate` with num_re
 G times), full-vocabulary fp32 logits over whole sequences for scoring, policy log-probs and KL. TRL (when installed,
 `pip install -e ".[bench]"`): GRPOTrainer in bf16 without gradient checkpointing, with a reward function doing the same
 Markovian reward work (its gen/score/update split is not available; 'score s' is its reward function's time).
+Component figures (project and plain): scoring and policy forward+backward throughput as a share of the bf16 matmul
+peak measured at the start of the run (FLOP convention in flops.py). A `check` process first verifies that project and
+plain compute the same rewards and losses on one shared rollout (fp32 model: tight tolerance; bf16: the rounding cost).
 """
 import argparse, copy, importlib.util, json, platform, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch, torch.nn.functional as F
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
+from flops import model_shape, forward_flops, score_flops, action_flops, timed, matmul_peak
 
-def matmul_peak(dtype=torch.bfloat16, n=2048, reps=10):
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b; t = time.perf_counter()
-    for _ in range(reps): a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t)
-
-def project_variant(args):
+def trainer(args, **kw):
     from markovian.train import Trainer
     from markovian.config import make_config
-    cfg = make_config(run_dir=tempfile.mkdtemp() + '/r', questions_per_step=args.questions, group_size=args.group, cot_length=args.cot)
-    tr = Trainer(cfg)
-    times, parts = [], []
-    for s in range(1, args.steps + 2):
-        t = time.perf_counter(); m = tr.step(s)['metrics']; times.append(time.perf_counter() - t)
-        parts.append(m)
-    return times[1:], parts[1:]
+    return Trainer(make_config(run_dir=tempfile.mkdtemp() + '/r', questions_per_step=args.questions, group_size=args.group,
+                               cot_length=args.cot, **kw))
+
+# ---- the plain path: what the seed did -------------------------------------------------------------------------------
+def full_logp(model, tok, seqs, starts, grad=False):
+    "Log-probs of seq[start:] from full-vocabulary fp32 logits at every position of the whole padded batch."
+    from markovian.train import left_pad
+    ids, mask = left_pad(seqs, tok.pad_token_id)
+    with torch.set_grad_enabled(grad):
+        lp = F.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), -1)
+    L = ids.shape[1]
+    return [lp[i, L - len(s) + st - 1:L - 1].gather(-1, ids[i, L - len(s) + st:, None])[:, 0] for i, (s, st) in enumerate(zip(seqs, starts))]
+
+def plain_rewards(ref, tok, cfg, ro):
+    "R = mean ln π′(a|CoT) − mean ln π′(a|CoT′), each context scored in full by the fp32 reference copy."
+    from markovian.train import contexts, eos_ids
+    eos, G = eos_ids(ref, tok), ro.group_size
+    ctx, bctx = contexts(tok, cfg, ro.records, ro.actions, eos), contexts(tok, cfg, ro.records, ro.base_actions, eos)
+    ans = [a for a in ro.answers for _ in range(G)]
+    lnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])])
+    blnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(bctx, ro.answers)], [len(c) for c in bctx])])
+    return lnp - blnp.repeat_interleave(G)
+
+def plain_loss(pol, ref, tok, ro, adv, kl_coef):
+    "Token-mean policy gradient + k3 KL, every prompt + CoT run in full by the policy (with grad) and the reference."
+    G = ro.group_size
+    seqs, starts = [ro.prompts[i // G] + a for i, a in enumerate(ro.actions)], [len(ro.prompts[i // G]) for i in range(len(ro.actions))]
+    lp = full_logp(pol, tok, seqs, starts, grad=True)
+    with torch.no_grad(): rlp = full_logp(ref, tok, seqs, starts)
+    pg = torch.stack([-(l * a).mean() for l, a in zip(lp, adv)]).mean()
+    kl = torch.stack([((r.to(l.dtype) - l).exp() - (r.to(l.dtype) - l) - 1).mean() for l, r in zip(lp, rlp)]).mean()
+    return pg + kl_coef * kl, float(pg), float(kl)
+
+def frozen_fp32_copy(cfg):
+    "The seed's reference: a second copy of the base model, frozen, in fp32."
+    from markovian.models import load_model
+    ref = load_model(cfg.model)[0].float().eval()
+    for p in ref.parameters(): p.requires_grad_(False)
+    return ref
 
 def plain_variant(args):
-    """What the seed did: separate frozen copy, no prompt/cache reuse, fp32 full-logit scoring."""
-    from markovian.config import make_config
-    from markovian.models import load_model, add_lora, make_optimizer
-    from markovian.reward import cot_prompt, answer_context, answer_ids
-    from markovian.train import left_pad, eos_ids, strip_eos, standardize, hash_seed
-    from markovian.data import get_batch
-    cfg = make_config(questions_per_step=args.questions, group_size=args.group, cot_length=args.cot)
-    base, tok = load_model(cfg.model)
-    ref = copy.deepcopy(base).float().eval()                     # a second, frozen copy, scored in fp32
-    torch.manual_seed(0); pol = add_lora(base, cfg.model); opt = make_optimizer(pol.parameters(), cfg.optim)
+    "The plain step: separate frozen fp32 copy, `generate` without prompt reuse, full-logit scoring and losses."
+    from markovian.train import left_pad, eos_ids, _trim, standardize, hash_seed, Rollout
+    from markovian.reward import answer_ids, cot_prompt
+    tr = trainer(args); pol, tok, cfg, opt = tr.model, tr.tok, tr.cfg, tr.opt
+    ref = frozen_fp32_copy(cfg)
     eos, G, K = eos_ids(pol, tok), args.group, args.cot
-
-    def full_logp(model, seqs, starts, grad=False):            # full-vocabulary logits for every position
-        ids, mask = left_pad(seqs, tok.pad_token_id)
-        with torch.set_grad_enabled(grad):
-            lp = F.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), -1)
-        L = ids.shape[1]
-        return [lp[i, L - len(s) + st - 1:L - 1].gather(-1, ids[i, L - len(s) + st:, None])[:, 0] for i, (s, st) in enumerate(zip(seqs, starts))]
 
     def gen(model, prompts, n, sample):
         ids, mask = left_pad(prompts, tok.pad_token_id)
         out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=K, do_sample=sample, temperature=1.0 if sample else None,
                              top_k=0 if sample else None, top_p=1.0 if sample else None, num_return_sequences=n, pad_token_id=tok.pad_token_id)
-        return [[t for t in r.tolist()] for r in out[:, ids.shape[1]:]]
+        return [_trim(r, eos) for r in out[:, ids.shape[1]:].tolist()]
 
     times, parts = [], []
     for s in range(1, args.steps + 2):
-        torch.manual_seed(hash_seed(0, 'plain', s))
-        t0 = time.perf_counter()
-        recs = get_batch(cfg.task, 'train', 0, s, args.questions)
-        prompts = [cot_prompt(tok, r.question) for r in recs]
+        torch.manual_seed(hash_seed(0, 'plain', s)); t0 = time.perf_counter()
+        recs = tr.batch(s); prompts = [cot_prompt(tok, r.question, cfg.task.name, K, cfg.sampling.prompt_length) for r in recs]
         pol.eval()
-        with torch.no_grad():
-            acts = [a[:a.index(next(x for x in a if x in eos)) + 1] if any(x in eos for x in a) else a for a in gen(pol, prompts, G, True)]
-            base_acts = [a[:a.index(next(x for x in a if x in eos)) + 1] if any(x in eos for x in a) else a for a in gen(ref, prompts, 1, False)]
+        with torch.no_grad(): acts, base_acts = gen(pol, prompts, G, True), gen(ref, prompts, 1, False)
+        ro = Rollout(recs, prompts, acts, base_acts, [answer_ids(tok, r.answer, cfg.sampling.answer_length) for r in recs], G)
         t1 = time.perf_counter()
-        ans = [answer_ids(tok, r.answer) for r in recs]
-        ctx = [answer_context(tok, strip_eos(a, eos)) for a in acts]; bctx = [answer_context(tok, strip_eos(a, eos)) for a in base_acts]
-        with torch.no_grad():
-            lnp = torch.stack([x.mean() for x in full_logp(ref, [c + ans[i // G] for i, c in enumerate(ctx)], [len(c) for c in ctx])])
-            blnp = torch.stack([x.mean() for x in full_logp(ref, [c + a for c, a in zip(bctx, ans)], [len(c) for c in bctx])])
-        R = lnp - blnp.repeat_interleave(G); adv, _ = standardize(R, G)
-        t2 = time.perf_counter()
-        pol.train(); opt.zero_grad()
-        seqs, starts = [prompts[i // G] + a for i, a in enumerate(acts)], [len(prompts[i // G]) for i in range(len(acts))]
-        lp = full_logp(pol, seqs, starts, grad=True)
-        with torch.no_grad(): rlp = full_logp(ref, seqs, starts)
-        pg = torch.stack([-(l * a).mean() for l, a in zip(lp, adv)]).mean()
-        kl = torch.stack([((r.to(l.dtype) - l).exp() - (r.to(l.dtype) - l) - 1).mean() for l, r in zip(lp, rlp)]).mean()
-        loss = pg + cfg.algo.kl_coef * kl; loss.backward()
+        with torch.no_grad(): R = plain_rewards(ref, tok, cfg, ro)
+        adv, _ = standardize(R, G); t2 = time.perf_counter()
+        pol.train(); opt.zero_grad(); loss, *_ = plain_loss(pol, ref, tok, ro, adv, cfg.algo.kl_coef); loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in pol.parameters() if p.requires_grad], 1.0); opt.step()
-        t3 = time.perf_counter()
-        times.append(t3 - t0)
-        parts.append(dict(time_generate=t1 - t0, time_score=t2 - t1, time_update=t3 - t2, reward=float(R.mean()),
+        t3 = time.perf_counter(); times.append(t3 - t0)
+        parts.append(dict(time_generate=t1 - t0, time_score=t2 - t1, time_update=t3 - t2,
                           tokens_per_s=(sum(map(len, acts)) + sum(map(len, base_acts))) / (t1 - t0)))
-    return times[1:], parts[1:]
+    return times[1:], parts[1:], plain_components(pol, ref, tok, cfg, ro, adv, args.peak)
 
+def plain_components(pol, ref, tok, cfg, ro, adv, peak):
+    "The plain path's scoring and fwd+bwd throughput on its last rollout (its FLOPs: full sequences, logits everywhere)."
+    from markovian.train import contexts, eos_ids
+    shape, G, eos = model_shape(pol), ro.group_size, eos_ids(pol, tok)
+    ctx = contexts(tok, cfg, ro.records, ro.actions, eos) + contexts(tok, cfg, ro.records, ro.base_actions, eos)
+    lens = [len(c) + len(a) for c, a in zip(ctx, [a for a in ro.answers for _ in range(G)] + ro.answers)]
+    sf = forward_flops(shape, lens, 0, sum(lens))
+    ts = timed(lambda: torch.no_grad()(plain_rewards)(ref, tok, cfg, ro))
+    seqs = [len(ro.prompts[i // G]) + len(a) for i, a in enumerate(ro.actions)]
+    fb = 2 * forward_flops(shape, seqs, 0, sum(seqs)) + (forward_flops(shape, seqs) - forward_flops(shape, seqs, 0, 0))  # see flops.py
+    def fwd_bwd():
+        pol.train(); loss, *_ = plain_loss(pol, ref, tok, ro, adv, 0.0); loss.backward(); pol.zero_grad(set_to_none=True)
+    tfb = timed(fwd_bwd)
+    return dict(score_util=sf / ts / peak, fwd_bwd_util=fb / tfb / peak)
+
+# ---- the project's step ----------------------------------------------------------------------------------------------
+def project_variant(args):
+    tr = trainer(args)
+    times, parts = [], []
+    for s in range(1, args.steps + 2):
+        t = time.perf_counter(); m = tr.step(s)['metrics']; times.append(time.perf_counter() - t); parts.append(m)
+    return times[1:], parts[1:], project_components(tr, args.peak)
+
+def project_components(tr, peak):
+    "Scoring and policy fwd+bwd throughput of the project's code on one fresh rollout."
+    from markovian.train import rollout, score_rollout, contexts, action_states, target_logp, hash_seed
+    from markovian.models import lora_compute
+    from markovian.reward import unwrap
+    cfg, tok, shape = tr.cfg, tr.tok, model_shape(tr.model)
+    with lora_compute(tr.model): ro = rollout(tr.model, tok, cfg, tr.batch(10_000), torch.Generator().manual_seed(hash_seed(0, 'bench')))
+    ctx = contexts(tok, cfg, ro.records, ro.actions, tr.eos) + contexts(tok, cfg, ro.records, ro.base_actions, tr.eos)
+    ans = [a for a in ro.answers for _ in range(ro.group_size)] + ro.answers
+    sf = score_flops(shape, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])
+    def score():
+        with lora_compute(tr.model): score_rollout(tr.model, tok, cfg, ro)
+    ts = timed(score)
+    def fwd_bwd():
+        tr.model.train()
+        with lora_compute(tr.model):
+            h, tgt, sizes, _ = action_states(tr.model, ro.prompts, ro.actions, tok.pad_token_id)
+            lp = target_logp(unwrap(tr.model).get_output_embeddings(), h, tgt)
+        lp.sum().backward(); tr.opt.zero_grad(set_to_none=True); tr.model.eval()
+    tfb = timed(fwd_bwd)
+    fb = action_flops(shape, ro.prompts, ro.actions, backward=True)
+    return dict(score_util=sf / ts / peak, fwd_bwd_util=fb / tfb / peak)
+
+# ---- TRL -------------------------------------------------------------------------------------------------------------
 def trl_variant(args):
     """TRL's GRPOTrainer on the same work: same model, LoRA, batch, G, CoT length, temperature, KL coefficient, and a
     reward function computing the same Markovian reward (reference greedy CoT', reference scoring, mean over tokens)."""
@@ -124,40 +175,76 @@ def trl_variant(args):
                        max_steps=args.steps + 1, logging_steps=1, report_to='none', use_cpu=True, bf16=True, gradient_checkpointing=False,
                        save_strategy='no', max_grad_norm=1.0, disable_dropout=True, shuffle_dataset=False)
     GRPOTrainer(model=pol, reward_funcs=markovian_reward, args=targs, train_dataset=ds, processing_class=tok, callbacks=[Timer()]).train()
-    times = stats['step_s'][1:]
-    return times, [dict(time_generate=float('nan'), time_score=r, time_update=float('nan'), tokens_per_s=float('nan')) for r in stats['reward_s'][1:]]
+    nan = float('nan')
+    return stats['step_s'][1:], [dict(time_generate=nan, time_score=r, time_update=nan, tokens_per_s=nan) for r in stats['reward_s'][1:]], {}
+
+# ---- equivalence of project and plain on one shared rollout ---------------------------------------------------------
+def check_variant(args):
+    """Rewards, KL and the loss gradient of the project's code vs the plain path on one shared rollout, for a fp32 and a
+    bf16 model. (The losses' values differ by design: the project's PPO surrogate is −A·ratio with ratio = 1, the plain
+    one −A·ln π; their gradients are the same.)"""
+    from markovian.train import rollout, score_rollout, standardize, hash_seed
+    from markovian.models import lora_compute
+    out = {}
+    for dtype in ('float32', 'bfloat16'):
+        tr = trainer(args, dtype=dtype)
+        with torch.no_grad():   # a trained-looking adapter, so that policy and reference differ
+            for i, (n, p) in enumerate(tr.model.named_parameters()):
+                if 'lora_B' in n: p.normal_(0, 0.02, generator=torch.Generator().manual_seed(i))
+        with lora_compute(tr.model):
+            ro = score_rollout(tr.model, tr.tok, tr.cfg, rollout(tr.model, tr.tok, tr.cfg, tr.batch(1), torch.Generator().manual_seed(0)))
+        adv, _ = standardize(ro.reward.float(), ro.group_size); w = torch.full_like(adv, 1 / len(adv))
+        params = [p for p in tr.model.parameters() if p.requires_grad]
+        with lora_compute(tr.model): loss, parts, _ = tr.sample_losses(ro, list(range(len(ro.actions))), adv, None, w)
+        g1 = torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)])
+        ref = frozen_fp32_copy(tr.cfg)
+        R = torch.no_grad()(plain_rewards)(ref, tr.tok, tr.cfg, ro)
+        tr.model.train(); ploss, pg, kl = plain_loss(tr.model, ref, tr.tok, ro, adv, tr.cfg.algo.kl_coef)
+        g2 = torch.cat([g.flatten() for g in torch.autograd.grad(ploss, params)])
+        out[dtype] = dict(reward_max_abs_diff=float((ro.reward.float() - R).abs().max()), reward_range=float(R.max() - R.min()),
+                          kl=parts['kl'] / tr.cfg.algo.kl_coef, plain_kl=kl, grad_rel_diff=float((g1 - g2).norm() / g2.norm()),
+                          grad_cosine=float(F.cosine_similarity(g1, g2, 0)))
+    return out
 
 def child(args):
-    times, parts = dict(project=project_variant, plain=plain_variant, trl=trl_variant)[args.variant](args)
+    if args.variant == 'check': print(json.dumps(check_variant(args))); return
+    times, parts, comp = dict(project=project_variant, plain=plain_variant, trl=trl_variant)[args.variant](args)
     med = lambda k: statistics.median(p[k] for p in parts)
     res = dict(variant=args.variant, step_s=statistics.median(times), steps=times, generate_s=med('time_generate'),
                score_s=med('time_score'), update_s=med('time_update'), gen_tokens_per_s=med('tokens_per_s'),
-               peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+               peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20) | comp
     print(json.dumps(res))
+
+def run_child(v, args):
+    r = subprocess.run([sys.executable, __file__, '--variant', v, f'--peak={args.peak}'] +
+                       [f'--{k}={getattr(args, k)}' for k in ('steps', 'questions', 'group', 'cot')], capture_output=True, text=True)
+    if r.returncode: sys.exit(f'{v} failed:\n{r.stderr[-3000:]}')
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--steps', type=int, default=5); ap.add_argument('--questions', type=int, default=4)
     ap.add_argument('--group', type=int, default=4); ap.add_argument('--cot', type=int, default=24)
-    ap.add_argument('--variant', default=None); ap.add_argument('--out', default='bench/results/step-cpu.json')
+    ap.add_argument('--variant', default=None); ap.add_argument('--peak', type=float, default=None)
+    ap.add_argument('--out', default='bench/results/step-cpu.json')
     args = ap.parse_args()
     if args.variant: return child(args)
-    peak = matmul_peak() / 1e9
-    rows = []
-    variants = ['project', 'plain'] + (['trl'] if importlib.util.find_spec('trl') else [])
-    for v in variants:
-        r = subprocess.run([sys.executable, __file__, '--variant', v] + [f'--{k}={getattr(args, k)}' for k in ('steps', 'questions', 'group', 'cot')],
-                           capture_output=True, text=True)
-        if r.returncode: sys.exit(f'{v} failed:\n{r.stderr[-3000:]}')
-        rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    args.peak = matmul_peak()
+    check = run_child('check', args)
+    rows = [run_child(v, args) for v in ['project', 'plain'] + (['trl'] if importlib.util.find_spec('trl') else [])]
     if len(rows) < 3: print('TRL is not installed (pip install -e ".[bench]"): its column is left out')
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; bf16 matmul peak {peak:.0f} GFLOP/s")
-    print(f"{'variant':10} {'step s':>8} {'gen s':>7} {'score s':>8} {'update s':>9} {'gen tok/s':>10} {'peak RSS GB':>12} {'project is':>11}")
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; bf16 matmul peak {args.peak / 1e9:.0f} GFLOP/s")
+    for d, c in check.items():
+        print(f"check ({d}): max |ΔR| {c['reward_max_abs_diff']:.1e} (R spans {c['reward_range']:.2f}); KL {c['kl']:.3e} vs plain {c['plain_kl']:.3e}; "
+              f"loss gradient: relative difference {c['grad_rel_diff']:.1e}, cosine {c['grad_cosine']:.4f}")
+    print(f"{'variant':8} {'step s':>7} {'gen s':>6} {'score s':>7} {'update s':>8} {'gen tok/s':>9} {'score %pk':>9} {'fwd+bwd %pk':>11} {'peak RSS GB':>11} {'project is':>11}")
     for r in rows:
-        print(f"{r['variant']:10} {r['step_s']:8.2f} {r['generate_s']:7.2f} {r['score_s']:8.2f} {r['update_s']:9.2f} {r['gen_tokens_per_s']:10.1f} {r['peak_rss_gb']:12.2f} {r['step_s'] / rows[0]['step_s']:9.2f}x faster")
-    out = dict(date=time.strftime('%Y-%m-%d'), machine=platform.platform(), threads=torch.get_num_threads(), bf16_peak_gflops=peak,
-               config=dict(questions=args.questions, group=args.group, cot=args.cot, steps=args.steps), results=rows,
-               speedup=({r['variant']: r['step_s'] / rows[0]['step_s'] for r in rows[1:]}))
+        pct = lambda k: f"{100 * r[k]:.0f}" if k in r else '-'
+        print(f"{r['variant']:8} {r['step_s']:7.2f} {r['generate_s']:6.2f} {r['score_s']:7.2f} {r['update_s']:8.2f} {r['gen_tokens_per_s']:9.1f} "
+              f"{pct('score_util'):>9} {pct('fwd_bwd_util'):>11} {r['peak_rss_gb']:11.2f} {r['step_s'] / rows[0]['step_s']:9.2f}x faster")
+    out = dict(date=time.strftime('%Y-%m-%d'), machine=platform.platform(), threads=torch.get_num_threads(), bf16_peak_gflops=args.peak / 1e9,
+               config=dict(questions=args.questions, group=args.group, cot=args.cot, steps=args.steps), check=check, results=rows,
+               speedup={r['variant']: r['step_s'] / rows[0]['step_s'] for r in rows[1:]})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True); Path(args.out).write_text(json.dumps(out, indent=2))
 
 if __name__ == '__main__': main()

@@ -1,0 +1,72 @@
+"""FLOP counts for the benchmarks' utilisation figures (shared by bench_step.py and gpu_step.py).
+
+Convention: useful FLOPs only (no padding), matrix products only. A forward pass costs 2·P per token for the P weights of
+the decoder layers' linear maps, 4·d_attn per (query, key) pair for attention (QKᵀ and AV, causal: only the keys a query
+sees), and 2·d·V per row that goes through `lm_head`. LoRA's extra products (rank 8 against d = 576..4096) are left out:
+under 1 % of the base. Backward through a frozen base computes input gradients only (no weight gradients): 1× the
+linear FLOPs and 2× the attention FLOPs of the forward, so fwd+bwd = 2 × linear + 3 × attention. (The common "6·N"
+rule assumes weight gradients for every parameter and would report 1.5× our figure.) These are model FLOPs, as in MFU:
+work done twice (the second LM-head product with which `target_logp` recomputes logits in backward) counts once.
+"""
+import torch.nn as nn  # noqa
+
+def model_shape(m):
+    "(P of the decoder layers' linear maps, layers, attention width, hidden size, vocabulary) of a causal LM."
+    m = m.get_base_model() if hasattr(m, 'get_base_model') else m
+    c = m.config
+    layers = m.model.layers
+    P = sum(mod.weight.numel() for l in layers for n, mod in l.named_modules() if isinstance(mod, nn.Linear) and 'lora_' not in n)
+    head_dim = getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads
+    return P, c.num_hidden_layers, c.num_attention_heads * head_dim, c.hidden_size, c.vocab_size
+
+def flop_parts(shape, new:list[int], past:list[int]|int=0, rows:int=0)->tuple[float, float, float]:
+    "Forward FLOPs (linear maps, attention, lm_head): sequences of `new[i]` tokens attending to `past[i]` cached ones, `rows` rows through lm_head."
+    P, L, da, d, V = shape
+    past = past if isinstance(past, list) else [past] * len(new)
+    pairs = sum(n * p + n * (n + 1) / 2 for n, p in zip(new, past))
+    return 2 * P * sum(new), 4 * L * da * pairs, 2 * d * V * rows
+
+def forward_flops(shape, new, past=0, rows=0)->float: return sum(flop_parts(shape, new, past, rows))
+
+def fwd_bwd_flops(shape, new, past=0, rows=0)->float:
+    "Forward + backward (input gradients only) FLOPs of the same work."
+    lin, att, head = flop_parts(shape, new, past, rows)
+    return 2 * (lin + head) + 3 * att
+
+def score_flops(shape, seqs:list[list[int]], starts:list[int], batch_size:int=64)->float:
+    "FLOPs of `score_answers` on `seqs` (answers from `starts` on), counting a shared prefix once as `tail_logits` does."
+    from markovian.reward import common_prefix_len
+    tot = 0.
+    for i in range(0, len(seqs), batch_size):
+        s, st = seqs[i:i + batch_size], starts[i:i + batch_size]
+        k = min(common_prefix_len(s), min(st) - 1) if len(s) > 1 else 0
+        k = k if k >= 8 else 0
+        rows = sum(len(x) - y for x, y in zip(s, st))
+        tot += forward_flops(shape, [k], 0, 0) if k else 0.
+        tot += forward_flops(shape, [len(x) - k for x in s], k, rows)
+    return tot
+
+def action_flops(shape, prompts:list[list[int]], acts:list[list[int]], backward:bool=False)->float:
+    "FLOPs of `action_logits` (each prompt once, each action after its prompt, lm_head on action tokens), with its backward if asked."
+    G, f = len(acts) // len(prompts), fwd_bwd_flops if backward else forward_flops
+    return (f(shape, [len(p) for p in prompts]) +
+            f(shape, [len(a) for a in acts], [len(prompts[i // G]) for i in range(len(acts))], sum(map(len, acts))))
+
+def sync(device:str):
+    if str(device).startswith('cuda'):
+        import torch; torch.cuda.synchronize()
+
+def timed(fn, device:str='cpu', reps:int=3)->float:
+    "Median wall time of `fn()` over `reps` runs after one warm-up, synchronising the device around each."
+    import statistics, time
+    fn(); ts = []
+    for _ in range(reps):
+        sync(device); t = time.perf_counter(); fn(); sync(device); ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+def matmul_peak(device:str='cpu', n:int|None=None)->float:
+    "Measured bf16 matmul rate in FLOP/s (n×n by n×n; n = 2048 on CPU, 8192 on GPU)."
+    import torch
+    n = n or (8192 if str(device).startswith('cuda') else 2048)
+    a, b = (torch.randn(n, n, dtype=torch.bfloat16, device=device) for _ in range(2))
+    return 2 * n**3 / timed(lambda: a @ b, device, reps=10)
