@@ -15,7 +15,7 @@ import argparse, copy, importlib.util, json, platform, resource, statistics, sub
 from pathlib import Path
 import torch, torch.nn.functional as F
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
-from flops import model_shape, forward_flops, score_flops, action_flops, timed, matmul_peak
+from flops import model_shape, forward_flops, score_flops, action_flops, timed, matmul_peak, sync
 
 def trainer(args, **kw):
     from markovian.train import Trainer
@@ -51,7 +51,7 @@ def plain_loss(pol, ref, tok, ro, adv, kl_coef):
     with torch.no_grad(): rlp = full_logp(ref, tok, seqs, starts)
     pg = torch.stack([-(l * a).mean() for l, a in zip(lp, adv)]).mean()
     kl = torch.stack([((r.to(l.dtype) - l).exp() - (r.to(l.dtype) - l) - 1).mean() for l, r in zip(lp, rlp)]).mean()
-    return pg + kl_coef * kl, float(pg), float(kl)
+    return pg + kl_coef * kl, pg.item(), kl.item()
 
 def frozen_fp32_copy(cfg):
     "The seed's reference: a second copy of the base model, frozen, in fp32."
@@ -112,30 +112,37 @@ def project_variant(args):
     times, parts = [], []
     for s in range(1, args.steps + 2):
         t = time.perf_counter(); m = tr.step(s)['metrics']; times.append(time.perf_counter() - t); parts.append(m)
-    return times[1:], parts[1:], project_components(tr, args.peak)
+    c = project_components(tr, args.peak)
+    return times[1:], parts[1:], dict(score_util=c['score_util'], fwd_bwd_util=c['fwd_bwd_util'])
 
-def project_components(tr, peak):
-    "Scoring and policy fwd+bwd throughput of the project's code on one fresh rollout."
+def project_components(tr, peak, device='cpu'):
+    "Generation tokens/s, and scoring and policy fwd+bwd throughput (and share of `peak`), of the project's code on one fresh rollout."
     from markovian.train import rollout, score_rollout, contexts, action_states, target_logp, hash_seed
     from markovian.models import lora_compute
     from markovian.reward import unwrap
     cfg, tok, shape = tr.cfg, tr.tok, model_shape(tr.model)
-    with lora_compute(tr.model): ro = rollout(tr.model, tok, cfg, tr.batch(10_000), torch.Generator().manual_seed(hash_seed(0, 'bench')))
+    gen = torch.Generator(device).manual_seed(hash_seed(0, 'bench'))
+    def sample():
+        with lora_compute(tr.model): return rollout(tr.model, tok, cfg, tr.batch(10_000), gen)
+    sync(device); t = time.perf_counter(); ro = sample(); sync(device); tg = time.perf_counter() - t   # warm already: after the steps
     ctx = contexts(tok, cfg, ro.records, ro.actions, tr.eos) + contexts(tok, cfg, ro.records, ro.base_actions, tr.eos)
     ans = [a for a in ro.answers for _ in range(ro.group_size)] + ro.answers
     sf = score_flops(shape, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])
     def score():
         with lora_compute(tr.model): score_rollout(tr.model, tok, cfg, ro)
-    ts = timed(score)
+    ts = timed(score, device)
     def fwd_bwd():
         tr.model.train()
         with lora_compute(tr.model):
             h, tgt, sizes, _ = action_states(tr.model, ro.prompts, ro.actions, tok.pad_token_id)
             lp = target_logp(unwrap(tr.model).get_output_embeddings(), h, tgt)
         lp.sum().backward(); tr.opt.zero_grad(set_to_none=True); tr.model.eval()
-    tfb = timed(fwd_bwd)
+    tfb = timed(fwd_bwd, device)
     fb = action_flops(shape, ro.prompts, ro.actions, backward=True)
-    return dict(score_util=sf / ts / peak, fwd_bwd_util=fb / tfb / peak)
+    ntok = sum(map(len, ro.actions)) + sum(map(len, ro.base_actions))
+    return dict(gen_s=tg, gen_tokens_per_s=ntok / tg, cot_tokens_mean=ntok / (len(ro.actions) + len(ro.base_actions)),
+                score_s=ts, score_tflops=sf / ts / 1e12, score_util=sf / ts / peak,
+                fwd_bwd_s=tfb, fwd_bwd_tflops=fb / tfb / 1e12, fwd_bwd_util=fb / tfb / peak)
 
 # ---- TRL -------------------------------------------------------------------------------------------------------------
 def trl_variant(args):

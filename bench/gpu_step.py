@@ -6,15 +6,16 @@ The vocabulary is the tokenizer's (SmolLM2's 49,152 where Mistral's own tokenize
 Mistral-7B's. Reports: step time (warm-up, then --steps timed), generation tokens/s, scoring and forward+backward
 throughput as a share of a bf16 matmul peak measured in the same run (FLOP convention in flops.py), peak GPU memory.
 """
-import argparse, importlib.util, json, platform, statistics, sys, tempfile, time, traceback
+import argparse, importlib.util, json, platform, statistics, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 import torch
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
-from flops import model_shape, score_flops, action_flops, timed, matmul_peak, sync
+from flops import matmul_peak, sync
+from bench_step import project_components
 from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
 from markovian.config import make_config
 from markovian.models import pick_attn
-from markovian.train import Trainer, rollout, score_rollout, contexts, action_logits, gather_logp, hash_seed
+from markovian.train import Trainer
 
 MISTRAL_7B = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
                   head_dim=128, max_position_embeddings=32768, rope_theta=1e6, sliding_window=None, tie_word_embeddings=False)
@@ -36,34 +37,14 @@ def steps(tr, n):
         ts.append(time.perf_counter() - t); ms.append(m)
     return ts[1:], ms[1:]
 
-def components(tr, peak):
-    "Generation tokens/s, scoring and fwd+bwd FLOP/s (and their share of `peak`) on one fresh rollout."
-    cfg, tok, dev, shape = tr.cfg, tr.tok, tr.device, model_shape(tr.model)
-    recs = tr.batch(10_000); gen = torch.Generator(dev).manual_seed(hash_seed(0, 'bench'))
-    sync(dev); t = time.perf_counter(); ro = rollout(tr.model, tok, cfg, recs, gen); sync(dev); tg = time.perf_counter() - t
-    ntok = sum(map(len, ro.actions)) + sum(map(len, ro.base_actions))
-    ctx = contexts(tok, cfg, ro.records, ro.actions, tr.eos) + contexts(tok, cfg, ro.records, ro.base_actions, tr.eos)
-    ans = [a for a in ro.answers for _ in range(ro.group_size)] + ro.answers
-    sf = score_flops(shape, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])
-    ts = timed(lambda: score_rollout(tr.model, tok, cfg, ro), dev)
-    def fwd_bwd():
-        tr.model.train()
-        logits, tgt, mask, _ = action_logits(tr.model, ro.prompts, ro.actions, tok.pad_token_id)
-        (gather_logp(logits, tgt) * mask).sum().backward()
-        tr.opt.zero_grad(set_to_none=True); tr.model.eval()
-    fb = action_flops(shape, ro.prompts, ro.actions, backward=True)
-    tfb = timed(fwd_bwd, dev)
-    return dict(gen_s=tg, gen_tokens=ntok, gen_tokens_per_s=ntok / tg, cot_tokens_mean=ntok / (len(ro.actions) + len(ro.base_actions)),
-                score_s=ts, score_tflops=sf / ts / 1e12, score_util=sf / ts / peak,
-                fwd_bwd_s=tfb, fwd_bwd_tflops=fb / tfb / 1e12, fwd_bwd_util=fb / tfb / peak)
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tok', default='.gpu/tok'); ap.add_argument('--device', default='cuda')
     ap.add_argument('--tiny', action='store_true'); ap.add_argument('--steps', type=int, default=3)
     ap.add_argument('--out', default='bench/results/gpu-step.json')
     a = ap.parse_args()
-    res = dict(date=time.strftime('%Y-%m-%d'), torch=torch.__version__, host=platform.node(), tiny=a.tiny, errors=[])
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
+    res = dict(date=time.strftime('%Y-%m-%d'), commit=commit, torch=torch.__version__, host=platform.node(), tiny=a.tiny, errors=[])
     cuda = a.device.startswith('cuda')
     if cuda: res['gpu'] = torch.cuda.get_device_name()
     try:
@@ -76,14 +57,15 @@ def main():
         res['params_b'] = sum(p.numel() for p in m.parameters()) / 1e9
         tr = Trainer(run, model=m, tok=tok, device=a.device)
         res['preset'] = dict(questions=run.optim.questions_per_step, group=run.sampling.group_size, cot=run.sampling.cot_length,
-                             answer=run.sampling.answer_length, lora=run.model.target_modules, optimizer=type(tr.opt).__name__)
+                             answer=run.sampling.answer_length, lora=run.model.target_modules, grad_accum=run.optim.grad_accum,
+                             optimizer=type(tr.opt).__name__)
         if cuda: torch.cuda.reset_peak_memory_stats()
         ts, ms = steps(tr, a.steps)
         med = lambda k: statistics.median(x[k] for x in ms)
         res |= dict(step_s=statistics.median(ts), steps=ts, step_generate_s=med('time_generate'), step_score_s=med('time_score'),
                     step_update_s=med('time_update'), step_cot_tokens=med('cot_tokens'))
         if cuda: res['peak_mem_gb_step'] = torch.cuda.max_memory_allocated() / 2**30
-        res |= components(tr, peak * 1e12)
+        res |= project_components(tr, peak * 1e12, a.device)
         if cuda: res['peak_mem_gb'] = torch.cuda.max_memory_allocated() / 2**30
     except Exception: res['errors'].append(traceback.format_exc()); print(traceback.format_exc())
     Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(res, indent=2))

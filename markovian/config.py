@@ -172,11 +172,11 @@ def override(cfg:RunConfig, # the config to start from
         by_sec.setdefault(s, {})[f] = v
     return replace(cfg, **{s: replace(getattr(cfg, s), **d) for s, d in by_sec.items()}, **top)
 
-# %% ../nbs/00_config.ipynb #6705cf56
+# %% ../nbs/00_config.ipynb #2018dc3f
 PRESETS = dict(
-    smollm2={'heldout_frac': 0.4},  # 2-term 1-digit addition has only 100 pairs: hold out 40 of them
+    smollm2={'heldout_frac': 0.4, 'grad_accum': 2},  # 2-term 1-digit addition has only 100 pairs: hold out 40 of them
     gpt2={'model.name': 'gpt2', 'task.num_digits': 2, 'cot_length': 100, 'answer_length': 20, 'run_dir': 'runs/gpt2'},
-    mistral={'model.name': 'mistralai/Mistral-7B-Instruct-v0.2', 'target_modules': 'gate_proj,up_proj,down_proj',
+    mistral={'model.name': 'mistralai/Mistral-7B-Instruct-v0.2', 'target_modules': 'gate_proj,up_proj,down_proj', 'grad_accum': 2,
              'lora_dropout': 0.1, 'num_terms': 15, 'task.num_digits': 2, 'cumulative': True, 'cot_length': 400,
              'answer_length': 20, 'prompt_length': 512, 'lr': 1e-4, 'questions_per_step': 4, 'steps': 500,
              'checkpoint_every': 100, 'eval_every': 100, 'run_dir': 'runs/mistral'},
