@@ -3,19 +3,26 @@
 Run: .venv/bin/python bench/bench_step.py [--steps 5] [--out bench/results/step-cpu.json]
 Each variant runs in its own process (separate peak RSS), on the same model, LoRA, questions, G, CoT length and
 temperature; one warm-up step, then `--steps` timed steps; medians and ratios are printed as a table and written as JSON.
-The plain baseline: a deep-copied frozen reference model, `generate` with num_return_sequences (every prompt prefilled
-G times), full-vocabulary fp32 logits over whole sequences for scoring, policy log-probs and KL. TRL (when installed,
-`pip install -e ".[bench]"`): GRPOTrainer in bf16 without gradient checkpointing, with a reward function doing the same
-Markovian reward work (its gen/score/update split is not available; 'score s' is its reward function's time).
-Component figures (project and plain): scoring and policy forward+backward throughput as a share of the bf16 matmul
-peak measured at the start of the run (FLOP convention in flops.py). A `check` process first verifies that project and
-plain compute the same rewards and losses on one shared rollout (fp32 model: tight tolerance; bf16: the rounding cost).
+- project: `Trainer.step` with the default (smollm2) config.
+- plain, what the seed did: transformers' default attention (sdpa); a second, frozen fp32 copy of the model as the
+  reference; `generate` with num_return_sequences (every prompt prefilled G times); full-vocabulary fp32 logits over
+  whole sequences for scoring, the policy's log-probs and the KL.
+- trl (when installed, `pip install -e ".[bench]"`): TRL's GRPOTrainer in bf16 without gradient checkpointing, on the
+  model as the project loads it (eager attention on a CPU, the faster choice here), with a reward function doing the
+  same Markovian reward work. Its gen/score/update split is not available; 'score s' is its reward function's time.
+Peak RSS is that of the timed steps. Component figures (project, plain), measured after the steps on one rollout:
+scoring and policy forward+backward throughput as a share of the bf16 matmul peak measured at the start of the run
+(FLOP convention in flops.py). First, a `check` process computes rewards, KL and the loss gradient with the project's
+code and with the plain path on one shared rollout: for a fp32 model they must agree (|ΔR| < 1e-4, relative gradient
+difference < 1e-3, else the benchmark fails); for bf16 the difference is the cost of bf16 compute, reported.
 """
 import argparse, copy, importlib.util, json, platform, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch, torch.nn.functional as F
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
 from flops import model_shape, forward_flops, score_flops, action_flops, timed, matmul_peak, sync
+
+def peak_rss_gb()->float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 def trainer(args, **kw):
     from markovian.train import Trainer
@@ -56,7 +63,7 @@ def plain_loss(pol, ref, tok, ro, adv, kl_coef):
 def frozen_fp32_copy(cfg):
     "The seed's reference: a second copy of the base model, frozen, in fp32."
     from markovian.models import load_model
-    ref = load_model(cfg.model)[0].float().eval()
+    ref = load_model(cfg.model)[0].float().eval()   # (with the attention of `cfg`, as the policy)
     for p in ref.parameters(): p.requires_grad_(False)
     return ref
 
@@ -64,7 +71,7 @@ def plain_variant(args):
     "The plain step: separate frozen fp32 copy, `generate` without prompt reuse, full-logit scoring and losses."
     from markovian.train import left_pad, eos_ids, _trim, standardize, hash_seed, Rollout
     from markovian.reward import answer_ids, cot_prompt
-    tr = trainer(args); pol, tok, cfg, opt = tr.model, tr.tok, tr.cfg, tr.opt
+    tr = trainer(args, attn='sdpa'); pol, tok, cfg, opt = tr.model, tr.tok, tr.cfg, tr.opt   # transformers' default attention
     ref = frozen_fp32_copy(cfg)
     eos, G, K = eos_ids(pol, tok), args.group, args.cot
 
@@ -89,7 +96,8 @@ def plain_variant(args):
         t3 = time.perf_counter(); times.append(t3 - t0)
         parts.append(dict(time_generate=t1 - t0, time_score=t2 - t1, time_update=t3 - t2,
                           tokens_per_s=(sum(map(len, acts)) + sum(map(len, base_acts))) / (t1 - t0)))
-    return times[1:], parts[1:], plain_components(pol, ref, tok, cfg, ro, adv, args.peak)
+    rss = peak_rss_gb()   # of the steps, before the component measurements
+    return times[1:], parts[1:], plain_components(pol, ref, tok, cfg, ro, adv, args.peak), rss
 
 def plain_components(pol, ref, tok, cfg, ro, adv, peak):
     "The plain path's scoring and fwd+bwd throughput on its last rollout (its FLOPs: full sequences, logits everywhere)."
@@ -112,8 +120,9 @@ def project_variant(args):
     times, parts = [], []
     for s in range(1, args.steps + 2):
         t = time.perf_counter(); m = tr.step(s)['metrics']; times.append(time.perf_counter() - t); parts.append(m)
+    rss = peak_rss_gb()   # of the steps, before the component measurements (one un-micro-batched fwd+bwd)
     c = project_components(tr, args.peak)
-    return times[1:], parts[1:], dict(score_util=c['score_util'], fwd_bwd_util=c['fwd_bwd_util'])
+    return times[1:], parts[1:], dict(score_util=c['score_util'], fwd_bwd_util=c['fwd_bwd_util']), rss
 
 def project_components(tr, peak, device='cpu'):
     "Generation tokens/s, and scoring and policy fwd+bwd throughput (and share of `peak`), of the project's code on one fresh rollout."
@@ -183,7 +192,7 @@ def trl_variant(args):
                        save_strategy='no', max_grad_norm=1.0, disable_dropout=True, shuffle_dataset=False)
     GRPOTrainer(model=pol, reward_funcs=markovian_reward, args=targs, train_dataset=ds, processing_class=tok, callbacks=[Timer()]).train()
     nan = float('nan')
-    return stats['step_s'][1:], [dict(time_generate=nan, time_score=r, time_update=nan, tokens_per_s=nan) for r in stats['reward_s'][1:]], {}
+    return stats['step_s'][1:], [dict(time_generate=nan, time_score=r, time_update=nan, tokens_per_s=nan) for r in stats['reward_s'][1:]], {}, peak_rss_gb()
 
 # ---- equivalence of project and plain on one shared rollout ---------------------------------------------------------
 def check_variant(args):
@@ -215,11 +224,10 @@ def check_variant(args):
 
 def child(args):
     if args.variant == 'check': print(json.dumps(check_variant(args))); return
-    times, parts, comp = dict(project=project_variant, plain=plain_variant, trl=trl_variant)[args.variant](args)
+    times, parts, comp, rss = dict(project=project_variant, plain=plain_variant, trl=trl_variant)[args.variant](args)
     med = lambda k: statistics.median(p[k] for p in parts)
     res = dict(variant=args.variant, step_s=statistics.median(times), steps=times, generate_s=med('time_generate'),
-               score_s=med('time_score'), update_s=med('time_update'), gen_tokens_per_s=med('tokens_per_s'),
-               peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20) | comp
+               score_s=med('time_score'), update_s=med('time_update'), gen_tokens_per_s=med('tokens_per_s'), peak_rss_gb=rss) | comp
     print(json.dumps(res))
 
 def run_child(v, args):
@@ -237,7 +245,8 @@ def main():
     args = ap.parse_args()
     if args.variant: return child(args)
     args.peak = matmul_peak()
-    check = run_child('check', args)
+    check = run_child('check', args); c = check['float32']
+    if not (c['reward_max_abs_diff'] < 1e-4 and c['grad_rel_diff'] < 1e-3): sys.exit(f'equivalence check failed (float32): {c}')
     rows = [run_child(v, args) for v in ['project', 'plain'] + (['trl'] if importlib.util.find_spec('trl') else [])]
     if len(rows) < 3: print('TRL is not installed (pip install -e ".[bench]"): its column is left out')
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; bf16 matmul peak {args.peak / 1e9:.0f} GFLOP/s")

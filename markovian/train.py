@@ -180,7 +180,7 @@ def rollout(model, tok, cfg:RunConfig, recs:list[Record], gen:torch.Generator)->
         if r.cot is not None: acts[i * s.group_size:(i + 1) * s.group_size] = [cot_ids(tok, r.cot)] * s.group_size
     return Rollout(recs, prompts, acts, base, [answer_ids(tok, r.answer, s.answer_length) for r in recs], s.group_size)
 
-# %% ../nbs/04_train.ipynb #39421d4b
+# %% ../nbs/04_train.ipynb #8effdd54
 def run_context(tok, cfg:RunConfig, cot:list[int], question:str)->list[int]:
     "The run's answer prompt around `cot`: the question shown only when `reward.markovian` is off."
     return answer_context(tok, cot, None if cfg.reward.markovian else question, cfg.task.name, cfg.sampling.cot_length)
@@ -196,8 +196,10 @@ def score_rollout(model, tok, cfg:RunConfig, ro:Rollout)->Rollout:
     ans = [a for a in ro.answers for _ in range(G)]
     ctx, bctx = contexts(tok, cfg, ro.records, ro.actions, eos), contexts(tok, cfg, ro.records, ro.base_actions, eos)
     with model.disable_adapter():
-        ro.base_lnp = score_answers(model, tok, bctx, ro.answers)[red]
-        if cfg.reward.scorer == 'reference': ro.actor_lnp = score_answers(model, tok, ctx, ans)[red]
+        if cfg.reward.scorer == 'reference':   # CoTs and CoTs′ in one batch: the answer prompt's prefix runs once
+            lnp = score_answers(model, tok, ctx + bctx, ans + ro.answers)[red]
+            ro.actor_lnp, ro.base_lnp = lnp[:len(ctx)], lnp[len(ctx):]
+        else: ro.base_lnp = score_answers(model, tok, bctx, ro.answers)[red]
     if cfg.reward.scorer == 'policy': ro.actor_lnp = score_answers(model, tok, ctx, ans)[red]
     ro.reward = markovian_reward(ro.actor_lnp, ro.base_lnp)
     return ro
