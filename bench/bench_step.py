@@ -20,7 +20,7 @@ import argparse, copy, importlib.util, json, platform, resource, statistics, sub
 from pathlib import Path
 import torch, torch.nn.functional as F
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
-from flops import model_shape, forward_flops, score_flops, action_flops, timed, matmul_peak, sync
+from flops import model_shape, forward_flops, fwd_bwd_flops, score_flops, action_flops, timed, matmul_peak, sync
 
 def peak_rss_gb()->float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -107,10 +107,11 @@ def plain_components(pol, ref, tok, cfg, ro, adv, peak):
     lens = [len(c) + len(a) for c, a in zip(ctx, [a for a in ro.answers for _ in range(G)] + ro.answers)]
     sf = forward_flops(shape, lens, 0, sum(lens))
     ts = timed(lambda: torch.no_grad()(plain_rewards)(ref, tok, cfg, ro))
-    seqs = [len(ro.prompts[i // G]) + len(a) for i, a in enumerate(ro.actions)]
-    fb = 2 * forward_flops(shape, seqs, 0, sum(seqs)) + (forward_flops(shape, seqs) - forward_flops(shape, seqs, 0, 0))  # see flops.py
-    def fwd_bwd():
-        pol.train(); loss, *_ = plain_loss(pol, ref, tok, ro, adv, 0.0); loss.backward(); pol.zero_grad(set_to_none=True)
+    seqs = [ro.prompts[i // G] + a for i, a in enumerate(ro.actions)]
+    fb = fwd_bwd_flops(shape, [len(x) for x in seqs], 0, sum(map(len, seqs)))   # logits at every position
+    def fwd_bwd():   # the policy's part of the update: every prompt + CoT in full, with gradient
+        pol.train(); sum(l.sum() for l in full_logp(pol, tok, seqs, [len(ro.prompts[i // G]) for i in range(len(seqs))], grad=True)).backward()
+        pol.zero_grad(set_to_none=True)
     tfb = timed(fwd_bwd)
     return dict(score_util=sf / ts / peak, fwd_bwd_util=fb / tfb / peak)
 
