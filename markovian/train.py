@@ -673,7 +673,7 @@ def bootstrap_ci(x, # per-item values
     means = sums[pick].sum(1) / counts[pick].sum(1)
     return [float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))]
 
-# %% ../nbs/04_train.ipynb #d370fd5c
+# %% ../nbs/04_train.ipynb #d48404eb
 def scorer_context(model, cfg:RunConfig):
     "Context in which `model` acts as the answer scorer: adapter off for the reference, on for the policy."
     return model.disable_adapter() if cfg.reward.scorer == 'reference' else nullcontext()
@@ -705,9 +705,10 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
     gen = torch.Generator(unwrap(model).device).manual_seed(hash_seed(c.seed, 'eval', split, step))
     prompts = [cot_prompt(tok, r.question, c.task.name, c.sampling.cot_length, c.sampling.prompt_length) for r in recs]
     model.eval()
-    cots = sample_tokens(model, prompts, 1, c.sampling.cot_length, None if greedy_cot else c.sampling.temperature,
-                         eos_ids=eos, pad_id=tok.pad_token_id, gen=gen)
-    guesses, lnp = predict_answers(model, tok, c, recs, cots, eos)
+    with lora_compute(model):   # the adapter at the precision it trains in
+        cots = sample_tokens(model, prompts, 1, c.sampling.cot_length, None if greedy_cot else c.sampling.temperature,
+                             eos_ids=eos, pad_id=tok.pad_token_id, gen=gen)
+        guesses, lnp = predict_answers(model, tok, c, recs, cots, eos)
     ex = [dict(question=r.question, answer=r.answer, cot=tok.decode(strip_eos(a, eos)), predicted=g, lnp=l)
           for r, a, g, l in zip(recs, cots, guesses, lnp)]
     return dict(step=step, eval=True, split=split, protocol='greedy' if greedy_cot else 'sampled') | eval_summary(recs, guesses, lnp) | dict(examples=ex)
@@ -715,7 +716,7 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
 @patch
 def evaluate(self:Trainer, split:str='test', greedy_cot:bool=False, step:int=0)->dict:
     "`heldout_eval` of the trainer's current policy."
-    with lora_compute(self.model): return heldout_eval(self.model, self.tok, self.cfg, split, greedy_cot, step)
+    return heldout_eval(self.model, self.tok, self.cfg, split, greedy_cot, step)
 
 # %% ../nbs/04_train.ipynb #d435635d
 @patch
