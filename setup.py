@@ -13,7 +13,7 @@ extras = {
     # GPU-only speedups; the package imports and runs without them (sdpa attention, torch AdamW).
     'gpu': ['flash-attn', 'bitsandbytes'],
     # benchmark-only comparison against TRL's GRPOTrainer
-    'bench': ['trl'],
+    'bench': ['trl==1.16.0'],
 }
 setuptools.setup(
     name=cfg['lib_name'], version=cfg['version'], license=licenses[cfg['license']],
