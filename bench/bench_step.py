@@ -127,9 +127,8 @@ def project_variant(args):
 
 def project_components(tr, peak, device='cpu'):
     "Generation tokens/s, and scoring and policy fwd+bwd throughput (and share of `peak`), of the project's code on one fresh rollout."
-    from markovian.train import rollout, score_rollout, contexts, action_states, target_logp, hash_seed
+    from markovian.train import rollout, score_rollout, contexts, action_logp, hash_seed
     from markovian.models import lora_compute
-    from markovian.reward import unwrap
     cfg, tok, shape = tr.cfg, tr.tok, model_shape(tr.model)
     gen = torch.Generator(device).manual_seed(hash_seed(0, 'bench'))
     def sample():
@@ -143,10 +142,8 @@ def project_components(tr, peak, device='cpu'):
     ts = timed(score, device)
     def fwd_bwd():
         tr.model.train()
-        with lora_compute(tr.model):
-            h, tgt, sizes, _ = action_states(tr.model, ro.prompts, ro.actions, tok.pad_token_id)
-            lp = target_logp(unwrap(tr.model).get_output_embeddings(), h, tgt)
-        lp.sum().backward(); tr.opt.zero_grad(set_to_none=True); tr.model.eval()
+        with lora_compute(tr.model): lp, mask, *_ = action_logp(tr.model, ro.prompts, ro.actions, tok.pad_token_id)
+        (lp * mask).sum().backward(); tr.opt.zero_grad(set_to_none=True); tr.model.eval()
     tfb = timed(fwd_bwd, device)
     fb = action_flops(shape, ro.prompts, ro.actions, backward=True)
     ntok = sum(map(len, ro.actions)) + sum(map(len, ro.base_actions))

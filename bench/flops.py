@@ -35,12 +35,11 @@ def fwd_bwd_flops(shape, new, past=0, rows=0)->float:
 
 def score_flops(shape, seqs:list[list[int]], starts:list[int], batch_size:int=64)->float:
     "FLOPs of `score_answers` on `seqs` (answers from `starts` on), counting a shared prefix once as `tail_logits` does."
-    from markovian.reward import common_prefix_len
+    from markovian.reward import shared_prefix_len
     tot = 0.
     for i in range(0, len(seqs), batch_size):
         s, st = seqs[i:i + batch_size], starts[i:i + batch_size]
-        k = min(common_prefix_len(s), min(st) - 1) if len(s) > 1 else 0
-        k = k if k >= 8 else 0
+        k = shared_prefix_len(s, st)
         rows = sum(len(x) - y for x, y in zip(s, st))
         tot += forward_flops(shape, [k], 0, 0) if k else 0.
         tot += forward_flops(shape, [len(x) - k for x in s], k, rows)

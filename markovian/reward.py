@@ -12,8 +12,8 @@ from transformers import DynamicCache
 
 # %% auto #0
 __all__ = ['INSTRUCTIONS', 'COT_PREFIX', 'ANSWER_PREFIX', 'REDACTED', 'SLOT', 'template_parts', 'cot_prompt', 'answer_context',
-           'answer_ids', 'answer_sep', 'cot_ids', 'unwrap', 'right_pad', 'common_prefix_len', 'tail_logits',
-           'token_logprobs', 'score_answers', 'markovian_reward', 'cot_usefulness']
+           'answer_ids', 'answer_sep', 'cot_ids', 'unwrap', 'right_pad', 'common_prefix_len', 'shared_prefix_len',
+           'tail_logits', 'token_logprobs', 'score_answers', 'markovian_reward', 'cot_usefulness']
 
 # %% ../nbs/03_reward.ipynb #12ece5f1
 INSTRUCTIONS = dict(
@@ -64,7 +64,7 @@ def cot_ids(tok, cot:str)->list[int]:
     "Token ids of a handwritten CoT, spelled as if sampled right after `Reasoning:`."
     return tok(' ' + cot.strip(), add_special_tokens=False).input_ids
 
-# %% ../nbs/03_reward.ipynb #df527188
+# %% ../nbs/03_reward.ipynb #c7516872
 def unwrap(model):
     "The transformers model inside a peft wrapper (LoRA layers stay in place)."
     return model.get_base_model() if isinstance(model, PeftModel) else model
@@ -83,6 +83,11 @@ def common_prefix_len(seqs:list[list[int]])->int:
     for i in range(n):
         if any(s[i] != seqs[0][i] for s in seqs): return i
     return n
+
+def shared_prefix_len(seqs:list[list[int]], starts:list[int], min_len:int=8)->int:
+    "Tokens `tail_logits` runs once for all `seqs`: their common prefix before the first scored token, if worth sharing."
+    k = min(common_prefix_len(seqs), min(starts) - 1) if len(seqs) > 1 else 0
+    return k if k >= min_len else 0
 
 def _hidden(m, seqs:list[list[int]], shared:int, pad_id:int):
     "Last hidden states of right-padded `seqs`, running their first `shared` tokens (common to all) only once."
@@ -106,8 +111,7 @@ def tail_logits(model, # any causal LM, peft-wrapped or not
                )->tuple: # fp32 logits (N, V), targets (N,), tokens per sequence[, hidden states (N, H)]
     "fp32 logits at the positions that predict `seq[start:]`, for all sequences concatenated."
     m = unwrap(model)
-    k = min(common_prefix_len(seqs), min(starts) - 1) if share_prefix and len(seqs) > 1 else 0
-    k = k if k >= 8 else 0
+    k = shared_prefix_len(seqs, starts) if share_prefix else 0
     h = _hidden(m, seqs, k, pad_id)
     dev, sizes = h.device, [len(s) - st for s, st in zip(seqs, starts)]
     rows = torch.cat([torch.full((n,), i, device=dev) for i, n in enumerate(sizes)])

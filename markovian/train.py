@@ -29,9 +29,9 @@ from .reward import (cot_prompt, answer_context, answer_ids, cot_ids, score_answ
 __all__ = ['RESUMABLE', 'left_pad', 'sample_categorical', 'prompt_states', 'decode', 'sample_tokens', 'Rollout', 'eos_ids',
            'strip_eos', 'BaseRows', 'sample_with_reference', 'rollout', 'run_context', 'contexts', 'score_rollout',
            'standardize', 'masked_mean', 'pg_loss', 'k3_kl', 'exact_kl', 'entropy', 'ei_select', 'action_states',
-           'action_logits', 'action_logits_unshared', 'gather_logp', 'target_logp', 'init_distributed', 'Trainer',
-           'start_wandb', 'release_heap', 'hash_seed', 'reward_stats', 'append_line', 'read_log', 'truncate_log',
-           'verify_checkpoint', 'latest_checkpoint', 'config_diff', 'extract_number', 'extract_letter',
+           'action_logits', 'action_logits_unshared', 'gather_logp', 'target_logp', 'action_logp', 'init_distributed',
+           'Trainer', 'start_wandb', 'release_heap', 'hash_seed', 'reward_stats', 'append_line', 'read_log',
+           'truncate_log', 'verify_checkpoint', 'latest_checkpoint', 'config_diff', 'extract_number', 'extract_letter',
            'extract_answer', 'bootstrap_ci', 'scorer_context', 'predict_answers', 'eval_summary', 'heldout_eval',
            'config_from_params', 'train', 'main']
 
@@ -255,7 +255,7 @@ def ei_select(rewards:torch.Tensor, # this step's rewards
     history.extend(rewards.tolist())
     return keep
 
-# %% ../nbs/04_train.ipynb #c53675d3
+# %% ../nbs/04_train.ipynb #eac2d092
 def _padded(flat:torch.Tensor, sizes:list[int]):
     "Split a flat per-token tensor into a right-padded (N, T, ...) tensor."
     return pad_sequence(list(flat.split(sizes)), batch_first=True)
@@ -278,12 +278,13 @@ def action_states(model, # policy (adapter state is the caller's)
     sel = amask.bool()
     return h[sel], A[sel], sizes, hp
 
+def _fp32(x): return x.to(torch.promote_types(x.dtype, torch.float32))  # at least fp32
+
 def action_logits(model, prompts:list[list[int]], acts:list[list[int]], pad_id:int):
     "Padded fp32 logits (N, T, V), targets (N, T), mask (N, T) and last-prompt hidden states (N, H), prompts run once."
     h, tgt, sizes, hp = action_states(model, prompts, acts, pad_id)
-    logits = unwrap(model).get_output_embeddings()(h)
     mask = _padded(torch.ones_like(tgt, dtype=torch.float), sizes)
-    return _padded(logits.to(torch.promote_types(logits.dtype, torch.float32)), sizes), _padded(tgt, sizes), mask, hp
+    return _padded(_fp32(unwrap(model).get_output_embeddings()(h)), sizes), _padded(tgt, sizes), mask, hp
 
 def action_logits_unshared(model, prompts, acts, pad_id):
     "Like `action_logits`, running every prompt + action in full (the plain path)."
@@ -303,7 +304,7 @@ class _TargetLogp(torch.autograd.Function):
     def forward(ctx, h, weight, tgt, chunk:int):
         out, lse = [], []
         for hs, ts in zip(h.split(chunk), tgt.split(chunk)):
-            z = (hs @ weight.T).float(); l = z.logsumexp(-1)
+            z = _fp32(hs @ weight.T); l = z.logsumexp(-1)
             out.append(z.gather(-1, ts[:, None])[:, 0] - l); lse.append(l)
         ctx.save_for_backward(h, weight, tgt, torch.cat(lse)); ctx.chunk = chunk
         return torch.cat(out)
@@ -312,7 +313,7 @@ class _TargetLogp(torch.autograd.Function):
         h, weight, tgt, lse = ctx.saved_tensors; c = ctx.chunk
         gh = []
         for hs, ts, ls, gs in zip(h.split(c), tgt.split(c), lse.split(c), g.split(c)):
-            d = ((hs @ weight.T).float() - ls[:, None]).exp_().mul_(-gs[:, None])     # -g·softmax
+            d = (_fp32(hs @ weight.T) - ls[:, None]).exp_().mul_(-gs[:, None])     # -g·softmax
             gh.append(d.scatter_add_(-1, ts[:, None], gs[:, None]).to(h.dtype) @ weight)  # + g at the target
         return torch.cat(gh), None, None, None
 
@@ -321,9 +322,19 @@ def target_logp(head:nn.Module, # the LM head
                 chunk:int=128)->torch.Tensor: # (R,) fp32 log-probs
     "Log-probs of the targets without materialising (R, V) fp32 logits; the plain path when the head itself trains."
     w = getattr(head, 'weight', None)
-    if type(head) is not nn.Linear or head.bias is not None or w.requires_grad: return gather_logp(head(h).float(), tgt)
+    if type(head) is not nn.Linear or head.bias is not None or w.requires_grad: return gather_logp(_fp32(head(h)), tgt)
     if torch.is_autocast_enabled(h.device.type): h = h.to(torch.get_autocast_dtype(h.device.type))
     return _TargetLogp.apply(h, w.to(h.dtype), tgt, chunk)
+
+def action_logp(model, prompts:list[list[int]], acts:list[list[int]], pad_id:int,
+                with_logits:bool=False, # also return the padded logits (for full-vocabulary loss terms)
+               ): # log-probs (N, T), mask (N, T), last-prompt states (N, H), logits (N, T, V) or None
+    "Padded log-probs of the action tokens, from `target_logp` unless the full logits are asked for anyway."
+    h, tgt, sizes, hp = action_states(model, prompts, acts, pad_id)
+    head, mask = unwrap(model).get_output_embeddings(), _padded(torch.ones_like(tgt, dtype=torch.float), sizes)
+    logits = _fp32(head(h)) if with_logits else None
+    lp = gather_logp(logits, tgt) if with_logits else target_logp(head, h, tgt)
+    return _padded(lp, sizes), mask, hp, None if logits is None else _padded(logits, sizes)
 
 # %% ../nbs/04_train.ipynb #37fd113e
 def init_distributed()->tuple[int, int]:
@@ -363,7 +374,7 @@ def start_wandb(cfg:RunConfig):
     except ImportError: raise ImportError("log.wandb: True needs the wandb package; install it with `pip install wandb`") from None
     return wandb.init(project='markovian', name=Path(cfg.log.run_dir).name, config=json.loads(to_json(cfg)), dir=cfg.log.run_dir)
 
-# %% ../nbs/04_train.ipynb #cce5260f
+# %% ../nbs/04_train.ipynb #19b7c7cc
 @patch
 def sample_losses(self:Trainer, ro:Rollout, idx:list[int], adv:torch.Tensor, old_logp:torch.Tensor|None, weights:torch.Tensor):
     "Loss and its parts for the samples `idx` of `ro`, weighted and summed; also their detached log-probs."
@@ -372,10 +383,7 @@ def sample_losses(self:Trainer, ro:Rollout, idx:list[int], adv:torch.Tensor, old
     acts, prompts = [ro.actions[i] for i in idx], [ro.prompts[i // G] for i in idx[::G]]
     ref = self.reference_terms(prompts, acts) if a.kl_coef > 0 else None   # before the policy's graph holds memory
     self.model.train()
-    h, tgt, sizes, hid = action_states(self.model, prompts, acts, pad)
-    head, mask = unwrap(self.model).get_output_embeddings(), _padded(torch.ones_like(tgt, dtype=torch.float), sizes)
-    logits = _padded(head(h).float(), sizes) if self.needs_logits() else None   # full-vocabulary terms only
-    logp = gather_logp(logits, _padded(tgt, sizes)) if logits is not None else _padded(target_logp(head, h, tgt), sizes)
+    logp, mask, hid, logits = action_logp(self.model, prompts, acts, pad, with_logits=self.needs_logits())
     old = logp.detach() if old_logp is None else old_logp[idx][:, :logp.shape[1]]
     parts = {}
     parts['pg'], clip_frac = pg_loss(logp, old, adv[idx], mask, a.clip_eps)
@@ -403,11 +411,10 @@ def needs_logits(self:Trainer)->bool:
 @patch
 def reference_terms(self:Trainer, prompts, acts)->torch.Tensor:
     "The reference's padded log-probs of the CoT tokens — or, for the exact KL, its fp32 logits (no gradient)."
-    pad = self.tok.pad_token_id
+    exact = self.cfg.algo.kl_estimator == 'exact'
     with torch.no_grad(), self.model.disable_adapter():
-        if self.cfg.algo.kl_estimator == 'exact': return action_logits(self.model, prompts, acts, pad)[0]
-        h, tgt, sizes, _ = action_states(self.model, prompts, acts, pad)
-        return _padded(target_logp(unwrap(self.model).get_output_embeddings(), h, tgt), sizes)
+        lp, _, _, logits = action_logp(self.model, prompts, acts, self.tok.pad_token_id, with_logits=exact)
+    return logits if exact else lp
 
 @patch
 def kl(self:Trainer, ref, logits, logp, mask):
