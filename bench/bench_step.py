@@ -33,8 +33,8 @@ def trainer(args, **kw):
 # ---- the plain path: what the seed did -------------------------------------------------------------------------------
 def full_logp(model, tok, seqs, starts, grad=False):
     "Log-probs of seq[start:] from full-vocabulary fp32 logits at every position of the whole padded batch."
-    from markovian.train import left_pad
-    ids, mask = left_pad(seqs, tok.pad_token_id)
+    from markovian.reward import pad_batch
+    ids, mask, _ = pad_batch(seqs, tok.pad_token_id, 'left')
     with torch.set_grad_enabled(grad):
         lp = F.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), -1)
     L = ids.shape[1]
@@ -42,9 +42,10 @@ def full_logp(model, tok, seqs, starts, grad=False):
 
 def plain_rewards(ref, tok, cfg, ro):
     "R = mean ln π′(a|CoT) − mean ln π′(a|CoT′), each context scored in full by the fp32 reference copy."
-    from markovian.train import contexts, eos_ids
+    from markovian.sampling import eos_ids
+    from markovian.rollout import contexts
     eos, G = eos_ids(ref, tok), ro.group_size
-    ctx, bctx = contexts(tok, cfg, ro.records, ro.actions, eos), contexts(tok, cfg, ro.records, ro.base_actions, eos)
+    ctx, bctx = contexts(tok, cfg, ro.records, ro.actions, eos), contexts(tok, cfg, ro.records, ro.ref_actions, eos)
     ans = [a for a in ro.answers for _ in range(G)]
     lnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])])
     blnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(bctx, ro.answers)], [len(c) for c in bctx])])
@@ -69,25 +70,27 @@ def frozen_fp32_copy(cfg):
 
 def plain_variant(args):
     "The plain step: separate frozen fp32 copy, `generate` without prompt reuse, full-logit scoring and losses."
-    from markovian.train import left_pad, eos_ids, _trim, standardize, hash_seed, Rollout
-    from markovian.reward import answer_ids, cot_prompt
+    from markovian.reward import answer_ids, pad_batch
+    from markovian.sampling import eos_ids, trim_at_eos, hash_seed
+    from markovian.rollout import Rollout, run_prompt
+    from markovian.losses import standardize
     tr = trainer(args, attn='sdpa'); pol, tok, cfg, opt = tr.model, tr.tok, tr.cfg, tr.opt   # transformers' default attention
     ref = frozen_fp32_copy(cfg)
     eos, G, K = eos_ids(pol, tok), args.group, args.cot
 
     def gen(model, prompts, n, sample):
-        ids, mask = left_pad(prompts, tok.pad_token_id)
+        ids, mask, _ = pad_batch(prompts, tok.pad_token_id, 'left')
         out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=K, do_sample=sample, temperature=1.0 if sample else None,
                              top_k=0 if sample else None, top_p=1.0 if sample else None, num_return_sequences=n, pad_token_id=tok.pad_token_id)
-        return [_trim(r, eos) for r in out[:, ids.shape[1]:].tolist()]
+        return [trim_at_eos(r, eos) for r in out[:, ids.shape[1]:].tolist()]
 
     times, parts = [], []
     for s in range(1, args.steps + 2):
         torch.manual_seed(hash_seed(0, 'plain', s)); t0 = time.perf_counter()
-        recs = tr.batch(s); prompts = [cot_prompt(tok, r.question, cfg.task.name, K, cfg.sampling.prompt_length) for r in recs]
+        recs = tr.batch(s); prompts = [run_prompt(tok, cfg, r.question) for r in recs]
         pol.eval()
-        with torch.no_grad(): acts, base_acts = gen(pol, prompts, G, True), gen(ref, prompts, 1, False)
-        ro = Rollout(recs, prompts, acts, base_acts, [answer_ids(tok, r.answer, cfg.sampling.answer_length) for r in recs], G)
+        with torch.no_grad(): acts, ref_acts = gen(pol, prompts, G, True), gen(ref, prompts, 1, False)
+        ro = Rollout(recs, prompts, acts, ref_acts, [answer_ids(tok, r.answer, cfg.sampling.answer_length) for r in recs], G)
         t1 = time.perf_counter()
         with torch.no_grad(): R = plain_rewards(ref, tok, cfg, ro)
         adv, _ = standardize(R, G); t2 = time.perf_counter()
@@ -95,15 +98,16 @@ def plain_variant(args):
         torch.nn.utils.clip_grad_norm_([p for p in pol.parameters() if p.requires_grad], 1.0); opt.step()
         t3 = time.perf_counter(); times.append(t3 - t0)
         parts.append(dict(time_generate=t1 - t0, time_score=t2 - t1, time_update=t3 - t2,
-                          tokens_per_s=(sum(map(len, acts)) + sum(map(len, base_acts))) / (t1 - t0)))
+                          tokens_per_s=(sum(map(len, acts)) + sum(map(len, ref_acts))) / (t1 - t0)))
     rss = peak_rss_gb()   # of the steps, before the component measurements
     return times[1:], parts[1:], plain_components(pol, ref, tok, cfg, ro, adv, args.peak), rss
 
 def plain_components(pol, ref, tok, cfg, ro, adv, peak):
     "The plain path's scoring and fwd+bwd throughput on its last rollout (its FLOPs: full sequences, logits everywhere)."
-    from markovian.train import contexts, eos_ids
+    from markovian.sampling import eos_ids
+    from markovian.rollout import contexts
     shape, G, eos = model_shape(pol), ro.group_size, eos_ids(pol, tok)
-    ctx = contexts(tok, cfg, ro.records, ro.actions, eos) + contexts(tok, cfg, ro.records, ro.base_actions, eos)
+    ctx = contexts(tok, cfg, ro.records, ro.actions, eos) + contexts(tok, cfg, ro.records, ro.ref_actions, eos)
     lens = [len(c) + len(a) for c, a in zip(ctx, [a for a in ro.answers for _ in range(G)] + ro.answers)]
     sf = forward_flops(shape, lens, 0, sum(lens))
     ts = timed(lambda: torch.no_grad()(plain_rewards)(ref, tok, cfg, ro))
@@ -127,14 +131,16 @@ def project_variant(args):
 
 def project_components(tr, peak, device='cpu'):
     "Generation tokens/s, and scoring and policy fwd+bwd throughput (and share of `peak`), of the project's code on one fresh rollout."
-    from markovian.train import rollout, score_rollout, contexts, action_logp, hash_seed
+    from markovian.sampling import hash_seed
+    from markovian.rollout import rollout, score_rollout, contexts
+    from markovian.losses import action_logp
     from markovian.models import lora_compute
     cfg, tok, shape = tr.cfg, tr.tok, model_shape(tr.model)
     gen = torch.Generator(device).manual_seed(hash_seed(0, 'bench'))
     def sample():
         with lora_compute(tr.model): return rollout(tr.model, tok, cfg, tr.batch(10_000), gen)
     sync(device); t = time.perf_counter(); ro = sample(); sync(device); tg = time.perf_counter() - t   # warm already: after the steps
-    ctx = contexts(tok, cfg, ro.records, ro.actions, tr.eos) + contexts(tok, cfg, ro.records, ro.base_actions, tr.eos)
+    ctx = contexts(tok, cfg, ro.records, ro.actions, tr.eos) + contexts(tok, cfg, ro.records, ro.ref_actions, tr.eos)
     ans = [a for a in ro.answers for _ in range(ro.group_size)] + ro.answers
     sf = score_flops(shape, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])
     def score():
@@ -146,8 +152,8 @@ def project_components(tr, peak, device='cpu'):
         (lp * mask).sum().backward(); tr.opt.zero_grad(set_to_none=True); tr.model.eval()
     tfb = timed(fwd_bwd, device)
     fb = action_flops(shape, ro.prompts, ro.actions, backward=True)
-    ntok = sum(map(len, ro.actions)) + sum(map(len, ro.base_actions))
-    return dict(gen_s=tg, gen_tokens_per_s=ntok / tg, cot_tokens_mean=ntok / (len(ro.actions) + len(ro.base_actions)),
+    ntok = sum(map(len, ro.actions)) + sum(map(len, ro.ref_actions))
+    return dict(gen_s=tg, gen_tokens_per_s=ntok / tg, cot_tokens_mean=ntok / (len(ro.actions) + len(ro.ref_actions)),
                 score_s=ts, score_tflops=sf / ts / 1e12, score_util=sf / ts / peak,
                 fwd_bwd_s=tfb, fwd_bwd_tflops=fb / tfb / 1e12, fwd_bwd_util=fb / tfb / peak)
 
@@ -160,24 +166,25 @@ def trl_variant(args):
     from trl import GRPOConfig, GRPOTrainer
     from markovian.config import make_config
     from markovian.models import load_model, add_lora
-    from markovian.reward import cot_prompt, answer_context, answer_ids, score_answers
-    from markovian.train import sample_tokens, eos_ids, strip_eos
+    from markovian.reward import answer_context, answer_ids, score_answers
+    from markovian.rollout import run_prompt
+    from markovian.sampling import sample_tokens, eos_ids, strip_eos
     from markovian.data import get_batch
     cfg = make_config(questions_per_step=args.questions, group_size=args.group, cot_length=args.cot)
     base, tok = load_model(cfg.model)
     torch.manual_seed(0); pol = add_lora(base, cfg.model)
     eos, K = eos_ids(pol, tok), args.cot
     recs = [r for s in range(1, args.steps + 2) for r in get_batch(cfg.task, 'train', 0, s, args.questions)]
-    ds = Dataset.from_dict(dict(prompt=[tok.decode(cot_prompt(tok, r.question)) for r in recs], answer=[r.answer for r in recs]))
+    ds = Dataset.from_dict(dict(prompt=[tok.decode(run_prompt(tok, cfg, r.question)) for r in recs], answer=[r.answer for r in recs]))
     stats = {}
     def markovian_reward(prompts, completions, completion_ids, answer, **kw):
         t = time.perf_counter()
         uniq = list(dict.fromkeys(prompts))
         with torch.no_grad(), pol.disable_adapter():
-            base_acts = sample_tokens(pol, [tok(p, add_special_tokens=False).input_ids for p in uniq], 1, K, None, eos, tok.pad_token_id)
+            ref_acts = sample_tokens(pol, [tok(p, add_special_tokens=False).input_ids for p in uniq], 1, K, None, eos, tok.pad_token_id)
             ans = {p: answer_ids(tok, a) for p, a in zip(prompts, answer)}
-            lnp = score_answers(pol, tok, [answer_context(tok, strip_eos(list(c), eos)) for c in completion_ids], [answer_ids(tok, a) for a in answer])['mean']
-            blnp = score_answers(pol, tok, [answer_context(tok, strip_eos(b, eos)) for b in base_acts], [ans[p] for p in uniq])['mean']
+            lnp = score_answers(pol, tok, [answer_context(tok, strip_eos(list(c), eos), None, cfg.task.name, K) for c in completion_ids], [answer_ids(tok, a) for a in answer])['mean']
+            blnp = score_answers(pol, tok, [answer_context(tok, strip_eos(b, eos), None, cfg.task.name, K) for b in ref_acts], [ans[p] for p in uniq])['mean']
         b = dict(zip(uniq, blnp.tolist()))
         stats.setdefault('reward_s', []).append(time.perf_counter() - t)
         return [float(l) - b[p] for l, p in zip(lnp.tolist(), prompts)]
@@ -197,7 +204,7 @@ def check_variant(args):
     """Rewards, KL and the loss gradient of the project's code vs the plain path on one shared rollout, for a fp32 and a
     bf16 model. (The losses' values differ by design: the project's PPO surrogate is −A·ratio with ratio = 1, the plain
     one −A·ln π; their gradients are the same.)"""
-    from markovian.train import rollout, score_rollout, standardize, hash_seed
+    from markovian.rollout import rollout, score_rollout
     from markovian.models import lora_compute
     out = {}
     for dtype in ('float32', 'bfloat16'):
@@ -207,13 +214,13 @@ def check_variant(args):
                 if 'lora_B' in n: p.normal_(0, 0.02, generator=torch.Generator().manual_seed(i))
         with lora_compute(tr.model):
             ro = score_rollout(tr.model, tr.tok, tr.cfg, rollout(tr.model, tr.tok, tr.cfg, tr.batch(1), torch.Generator().manual_seed(0)))
-        adv, _ = standardize(ro.reward.float(), ro.group_size); w = torch.full_like(adv, 1 / len(adv))
+        adv = tr.advantages(ro)   # grpo: group-standardised rewards, uniform weights
         params = [p for p in tr.model.parameters() if p.requires_grad]
-        with lora_compute(tr.model): loss, parts, _ = tr.sample_losses(ro, list(range(len(ro.actions))), adv, None, w)
+        with lora_compute(tr.model): loss, parts, _ = tr.sample_losses(ro, list(range(len(ro.actions))), adv, None)
         g1 = torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)])
         ref = frozen_fp32_copy(tr.cfg)
         R = torch.no_grad()(plain_rewards)(ref, tr.tok, tr.cfg, ro)
-        tr.model.train(); ploss, pg, kl = plain_loss(tr.model, ref, tr.tok, ro, adv, tr.cfg.algo.kl_coef)
+        tr.model.train(); ploss, pg, kl = plain_loss(tr.model, ref, tr.tok, ro, adv.adv, tr.cfg.algo.kl_coef)
         g2 = torch.cat([g.flatten() for g in torch.autograd.grad(ploss, params)])
         out[dtype] = dict(reward_max_abs_diff=float((ro.reward.float() - R).abs().max()), reward_range=float(R.max() - R.min()),
                           kl=parts['kl'] / tr.cfg.algo.kl_coef, plain_kl=kl, grad_rel_diff=float((g1 - g2).norm() / g2.norm()),

@@ -8,8 +8,8 @@ import json, typing
 from dataclasses import dataclass, field, fields, asdict, replace
 
 # %% auto #0
-__all__ = ['SECTIONS', 'ALIASES', 'PRESETS', 'ConfigError', 'F', 'Model', 'Task', 'Sampling', 'Reward', 'Algo', 'Optim', 'Log',
-           'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json']
+__all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'ConfigError', 'F', 'Model', 'Task', 'Sampling', 'Reward', 'Algo',
+           'Optim', 'Log', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json']
 
 # %% ../nbs/00_config.ipynb #1a4d0694
 class ConfigError(ValueError):
@@ -43,7 +43,8 @@ class _Section:
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))
         for f in fields(self):
-            object.__setattr__(self, f.name, _coerce(type(self).__name__.lower(), f, hints[f.name], getattr(self, f.name)))
+            v = _coerce(type(self).__name__.lower(), f, hints[f.name], getattr(self, f.name))
+            object.__setattr__(self, f.name, v)
 
 # %% ../nbs/00_config.ipynb #6ae77528
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Model(_Section):
     "Which model, at which precision, with which LoRA adapter."
     name:str = F('embedded:smollm2')  # hub id, local folder, or `embedded:smollm2`
     dtype:str = F('auto', choices=('auto', 'bfloat16', 'float32'))  # auto: bf16 where the hardware supports it
-    attn:str = F('auto', choices=('auto', 'sdpa', 'eager', 'flash_attention_2'))  # auto: flash-attn 2 on CUDA when installed
+    attn:str = F('auto', choices=('auto', 'sdpa', 'eager', 'flash_attention_2'))  # auto: flash-attn 2 on CUDA
     lora_r:int = F(8, lo=1, hi=1024)
     lora_alpha:int = F(16, lo=1)
     lora_dropout:float = F(0.0, lo=0.0, hi=0.9)
@@ -72,8 +73,11 @@ class Task(_Section):
 
     def __post_init__(self):
         super().__post_init__()
-        if not set(self.operations) <= {'+', '-', '*'}: raise ConfigError(f"task.operations: {self.operations!r} may only hold '+', '-', '*'")
-        if len(self.op_probs) != len(self.operations): raise ConfigError(f"task.op_probs: {self.op_probs!r} needs one probability per operation {self.operations!r}")
+        if not set(self.operations) <= {'+', '-', '*'}:
+            raise ConfigError(f"task.operations: {self.operations!r} may only hold '+', '-', '*'")
+        if len(self.op_probs) != len(self.operations):
+            raise ConfigError(f"task.op_probs: {self.op_probs!r} needs one probability per operation "
+                              f"{self.operations!r}")
 
 @dataclass(frozen=True)
 class Sampling(_Section):
@@ -83,14 +87,14 @@ class Sampling(_Section):
     prompt_length:int = F(256, lo=8, hi=32768)  # a longer question is an error, never silently cut
     temperature:float = F(1.0, lo=0.01, hi=10.0)
     group_size:int = F(4, lo=1, hi=256)  # G CoTs per question
-    baseline:str = F('greedy', choices=('greedy', 'sampled'))  # how CoT' is drawn from the reference
+    ref_decoding:str = F('greedy', choices=('greedy', 'sampled'))  # how the reference draws CoT′
 
 @dataclass(frozen=True)
 class Reward(_Section):
     "How ln π(answer | CoT) is turned into a reward."
     markovian:bool = F(True)  # False: the scorer also sees the question
     reduce:str = F('mean', choices=('mean', 'sum'))  # over answer tokens
-    scorer:str = F('reference', choices=('reference', 'policy'))  # who scores the actor's CoT
+    scorer:str = F('reference', choices=('reference', 'policy'))  # who scores the policy's CoT
 
 @dataclass(frozen=True)
 class Algo(_Section):
@@ -146,17 +150,19 @@ class RunConfig:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f'seed: expected a non-negative int, got {self.seed!r}')
         if self.algo.reward_grad_weight > 0 and self.reward.scorer != 'policy':
-            raise ConfigError("algo.reward_grad_weight: >0 needs reward.scorer='policy' (the reference has no gradient)")
+            raise ConfigError("algo.reward_grad_weight: >0 needs reward.scorer='policy' (the reference has no grad)")
 
 # %% ../nbs/00_config.ipynb #b2628d07
 ALIASES = dict(task='task.name', algorithm='algo.name', model_name='model.name')
+RENAMED = {'sampling.baseline': 'sampling.ref_decoding'}   # old dotted name → current one
 
 def _flat_names():
     "Map each unambiguous bare field name to `section.field`."
     seen = {}
     for s, cls in SECTIONS.items():
         for f in fields(cls): seen.setdefault(f.name, []).append(f'{s}.{f.name}')
-    return {k: v[0] for k, v in seen.items() if len(v) == 1} | ALIASES
+    old = {o.split('.')[1]: n for o, n in RENAMED.items()}
+    return {k: v[0] for k, v in seen.items() if len(v) == 1} | old | ALIASES
 
 def override(cfg:RunConfig, # the config to start from
              **kw # flat (`lr=1e-3`) or dotted (`'optim.lr'`) field names
@@ -164,8 +170,10 @@ def override(cfg:RunConfig, # the config to start from
     "A copy of `cfg` with fields replaced by flat or dotted name."
     flat, by_sec, top = _flat_names(), {}, {}
     for k, v in kw.items():
-        if k in ('seed', 'preset'): top[k] = v; continue
-        path = k if '.' in k else flat.get(k)
+        if k in ('seed', 'preset'):
+            top[k] = v
+            continue
+        path = RENAMED.get(k, k) if '.' in k else flat.get(k)
         if path is None or path.split('.')[0] not in SECTIONS: raise ConfigError(f'{k}: unknown config field')
         s, f = path.split('.', 1)
         if f not in {x.name for x in fields(SECTIONS[s])}: raise ConfigError(f'{k}: unknown config field')
@@ -176,10 +184,10 @@ def override(cfg:RunConfig, # the config to start from
 PRESETS = dict(
     smollm2={'heldout_frac': 0.4, 'grad_accum': 2},  # 2-term 1-digit addition has only 100 pairs: hold out 40 of them
     gpt2={'model.name': 'gpt2', 'task.num_digits': 2, 'cot_length': 100, 'answer_length': 20, 'run_dir': 'runs/gpt2'},
-    mistral={'model.name': 'mistralai/Mistral-7B-Instruct-v0.2', 'target_modules': 'gate_proj,up_proj,down_proj', 'grad_accum': 2,
-             'lora_dropout': 0.1, 'num_terms': 15, 'task.num_digits': 2, 'cumulative': True, 'cot_length': 400,
-             'answer_length': 20, 'prompt_length': 512, 'lr': 1e-4, 'questions_per_step': 4, 'steps': 500,
-             'checkpoint_every': 100, 'eval_every': 100, 'run_dir': 'runs/mistral'},
+    mistral={'model.name': 'mistralai/Mistral-7B-Instruct-v0.2', 'target_modules': 'gate_proj,up_proj,down_proj',
+             'grad_accum': 2, 'lora_dropout': 0.1, 'num_terms': 15, 'task.num_digits': 2, 'cumulative': True,
+             'cot_length': 400, 'answer_length': 20, 'prompt_length': 512, 'lr': 1e-4, 'questions_per_step': 4,
+             'steps': 500, 'checkpoint_every': 100, 'eval_every': 100, 'run_dir': 'runs/mistral'},
     llama={'model.name': 'meta-llama/Llama-3.1-8B-Instruct', 'lora_dropout': 0.1, 'task': 'gsm8k', 'cot_length': 100,
            'answer_length': 16, 'lr': 1e-4, 'kl_coef': 0.1, 'kl_estimator': 'exact', 'questions_per_step': 1,
            'group_size': 12, 'scorer': 'policy', 'reward_grad_weight': 1.0, 'steps': 10000, 'checkpoint_every': 500,
@@ -198,10 +206,14 @@ def to_json(cfg:RunConfig)->str:
     "`cfg` as indented JSON."
     return json.dumps(asdict(cfg), indent=2)
 
+def _current(section:str, values:dict)->dict:
+    "A section's values with renamed fields under their current names."
+    return {RENAMED.get(f'{section}.{k}', f'{section}.{k}').split('.', 1)[1]: v for k, v in values.items()}
+
 def from_dict(d:dict)->RunConfig:
     "A validated `RunConfig` from a plain dict as written by `to_json`."
     d = dict(d)
-    secs = {s: SECTIONS[s](**d.pop(s, {})) if isinstance(d.get(s, {}), dict) else None for s in SECTIONS}
+    secs = {s: SECTIONS[s](**_current(s, d.pop(s, {}))) if isinstance(d.get(s, {}), dict) else None for s in SECTIONS}
     for s, v in secs.items():
         if v is None: raise ConfigError(f'{s}: expected an object, got {d[s]!r}')
     unknown = set(d) - {'seed', 'preset'}

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 import matplotlib.pyplot as plt
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import Matern, WhiteKernel, ConstantKernel
+from .rundir import upgrade_line
 
 # %% auto #0
 __all__ = ['eval_table', 'compare_evals', 'gp_smooth', 'save_figure', 'step_metrics', 'plot_training', 'trajectories',
@@ -22,18 +23,21 @@ def eval_table(log:list[dict])->pd.DataFrame:
     rows = [dict(step=l['step'], split=l['split'], protocol=l['protocol'], n=l['n'], questions=l.get('n_questions'),
                  accuracy=l['accuracy'], acc_lo=l['accuracy_ci'][0], acc_hi=l['accuracy_ci'][1],
                  lnp=l['lnp'], lnp_lo=l['lnp_ci'][0], lnp_hi=l['lnp_ci'][1]) for l in log if l.get('eval')]
-    return pd.DataFrame(rows, columns=['step', 'split', 'protocol', 'n', 'questions', 'accuracy', 'acc_lo', 'acc_hi', 'lnp', 'lnp_lo', 'lnp_hi'])
+    cols = ['step', 'split', 'protocol', 'n', 'questions', 'accuracy', 'acc_lo', 'acc_hi', 'lnp', 'lnp_lo', 'lnp_hi']
+    return pd.DataFrame(rows, columns=cols)
 
 def compare_evals(log:list[dict], split:str='test')->pd.DataFrame:
     "First vs last evaluation on `split`, per protocol, with CIs."
-    t = eval_table(log); t = t[t.split == split]
+    t = eval_table(log)
+    t = t[t.split == split]
     if t.empty: raise ValueError(f'split: the log has no {split!r} evaluations')
     first, last = t[t.step == t.step.min()].set_index('protocol'), t[t.step == t.step.max()].set_index('protocol')
-    fmt = lambda r, k: f"{r[k]:.3f} [{r[k[:3] + '_lo' if k == 'accuracy' else 'lnp_lo']:.3f}, {r[k[:3] + '_hi' if k == 'accuracy' else 'lnp_hi']:.3f}]"
-    return pd.DataFrame([dict(protocol=p, base_step=int(first.loc[p, 'step']), final_step=int(last.loc[p, 'step']),
-                              base_accuracy=fmt(first.loc[p], 'accuracy'), final_accuracy=fmt(last.loc[p], 'accuracy'),
-                              delta_pp=100 * (last.loc[p, 'accuracy'] - first.loc[p, 'accuracy']),
-                              base_lnp=fmt(first.loc[p], 'lnp'), final_lnp=fmt(last.loc[p], 'lnp')) for p in first.index])
+    fmt = lambda r, k: f"{r[k]:.3f} [{r[k[:3] + '_lo']:.3f}, {r[k[:3] + '_hi']:.3f}]"   # accuracy: acc_lo, acc_hi
+    row = lambda p, a, b: dict(protocol=p, base_step=int(a['step']), final_step=int(b['step']),
+                               base_accuracy=fmt(a, 'accuracy'), final_accuracy=fmt(b, 'accuracy'),
+                               delta_pp=100 * (b['accuracy'] - a['accuracy']),
+                               base_lnp=fmt(a, 'lnp'), final_lnp=fmt(b, 'lnp'))
+    return pd.DataFrame([row(p, first.loc[p], last.loc[p]) for p in first.index])
 
 # %% ../nbs/05_report.ipynb #5f2a2dc0
 def gp_smooth(x, y, # points to smooth
@@ -43,7 +47,8 @@ def gp_smooth(x, y, # points to smooth
     x, y = np.asarray(x, float), np.asarray(y, float)
     grid = np.linspace(x.min(), x.max(), 200) if grid is None else np.asarray(grid, float)
     span = max(x.max() - x.min(), 1.0)
-    k = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=span / 5, length_scale_bounds=(span / 50, span * 10), nu=1.5) \
+    trend = Matern(length_scale=span / 5, length_scale_bounds=(span / 50, span * 10), nu=1.5)
+    k = ConstantKernel(1.0, (1e-3, 1e3)) * trend \
         + WhiteKernel(1.0, (1e-4, 1e2))
     gp = GaussianProcessRegressor(k, normalize_y=True, n_restarts_optimizer=3, random_state=0).fit(x[:, None], y)
     mean, _ = gp.predict(grid[:, None], return_std=True)
@@ -57,18 +62,22 @@ def gp_smooth(x, y, # points to smooth
 def save_figure(fig, path:Path|None):
     "Save `fig` as PNG at `path` and as PDF beside it (nothing when `path` is None)."
     if path is None: return fig
-    Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=120); fig.savefig(Path(path).with_suffix('.pdf'))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    fig.savefig(Path(path).with_suffix('.pdf'))
     return fig
 
 def step_metrics(log:list[dict])->pd.DataFrame:
     "Per-step training metrics as a table indexed by step."
-    return pd.DataFrame([l['metrics'] | dict(step=l['step']) for l in log if 'metrics' in l]).set_index('step')
+    rows = [upgrade_line(l)['metrics'] | dict(step=l['step']) for l in log if 'metrics' in l]
+    return pd.DataFrame(rows).set_index('step')
 
 def _gp_curve(ax, x, y, label, color):
     ax.plot(x, y, '.', color=color, alpha=.25)
     if len(x) >= 5:
         g, mu, sd = gp_smooth(x, y)
-        ax.plot(g, mu, color=color, label=f'{label} (GP trend)'); ax.fill_between(g, mu - 1.96 * sd, mu + 1.96 * sd, color=color, alpha=.2)
+        ax.plot(g, mu, color=color, label=f'{label} (GP trend)')
+        ax.fill_between(g, mu - 1.96 * sd, mu + 1.96 * sd, color=color, alpha=.2)
     else: ax.plot(x, y, color=color, label=label)
 
 def plot_training(log:list[dict], # lines of a run's log
@@ -78,16 +87,20 @@ def plot_training(log:list[dict], # lines of a run's log
     m, ev = step_metrics(log), eval_table(log)
     fig, ax = plt.subplots(1, 3, figsize=(16, 4.5))
     _gp_curve(ax[0], m.index.values, m.reward.values, 'reward R', 'C0')
-    _gp_curve(ax[0], m.index.values, m.actor_lnp.values, 'ln π(a | CoT)', 'C1')
-    ax[0].axhline(0, color='grey', lw=.5); ax[0].set(xlabel='step', ylabel='nats', title='Reward and answer log-prob (95 % band of the trend)')
+    _gp_curve(ax[0], m.index.values, m.lnp.values, 'ln π(a | CoT)', 'C1')
+    ax[0].axhline(0, color='grey', lw=.5)
+    ax[0].set(xlabel='step', ylabel='nats', title='Reward and answer log-prob (95 % band of the trend)')
     ax[0].legend(loc='lower right')
     if 'kl' in m: ax[1].plot(m.index, m['kl'], color='C2', label='β·KL(policy ‖ reference)')
     ax[1].set(xlabel='step', ylabel='nats', title='KL penalty and gradient norm')
-    ax1b = ax[1].twinx(); ax1b.plot(m.index, m['grad_norm'], color='C3', alpha=.6, label='gradient norm (before clipping)')
+    ax1b = ax[1].twinx()
+    ax1b.plot(m.index, m['grad_norm'], color='C3', alpha=.6, label='gradient norm (before clipping)')
     ax1b.set_ylabel('gradient norm')
-    h0, l0 = ax[1].get_legend_handles_labels(); h1, l1 = ax1b.get_legend_handles_labels(); ax[1].legend(h0 + h1, l0 + l1, loc='upper left')
+    (h0, l0), (h1, l1) = ax[1].get_legend_handles_labels(), ax1b.get_legend_handles_labels()
+    ax[1].legend(h0 + h1, l0 + l1, loc='upper left')
     for (split, prot), g in ev.groupby(['split', 'protocol']):
-        ax[2].errorbar(g.step, g.accuracy, yerr=[g.accuracy - g.acc_lo, g.acc_hi - g.accuracy], marker='o', capsize=4, label=f'{split}, {prot} CoT')
+        ax[2].errorbar(g.step, g.accuracy, yerr=[g.accuracy - g.acc_lo, g.acc_hi - g.accuracy], marker='o', capsize=4,
+                       label=f'{split}, {prot} CoT')
     ax[2].set(xlabel='step', ylabel='accuracy', ylim=(0, 1.02), title='Held-out accuracy from the CoT alone (95 % CI)')
     ax[2].legend(loc='lower right')
     fig.tight_layout()
@@ -99,8 +112,10 @@ def trajectories(log:list[dict], step:int|None=None)->pd.DataFrame:
     lines = [l for l in log if 'samples' in l and (step is None or l['step'] == step)]
     if not lines: raise ValueError(f'step: no logged samples for step {step}')
     l = lines[-1]
-    rows = [dict(step=l['step'], question=s['question'], answer=s['answer'], cot=c, lnp=lp, reward=r, advantage=a, cot_prime=s['cot_prime'])
-            for s in l['samples'] for c, lp, r, a in zip(s['cots'], s['lnp'], s['rewards'], s['advantages'])]
+    rows = [dict(step=l['step'], question=s['question'], answer=s['answer'], cot=c, lnp=lp, reward=r, advantage=a,
+                 ref_cot=s['ref_cot'])
+            for s in upgrade_line(l)['samples']
+            for c, lp, r, a in zip(s['cots'], s['lnp'], s['rewards'], s['advantages'])]
     return pd.DataFrame(rows).sort_values(['question', 'reward'], ascending=[True, False], ignore_index=True)
 
 # %% ../nbs/05_report.ipynb #ce9fd4c8
@@ -126,12 +141,15 @@ def plotly_training(logs:dict[str, list[dict]])->go.Figure:
     fig = make_subplots(rows=1, cols=3, subplot_titles=('reward R', 'β·KL', 'held-out accuracy'))
     for i, (name, log) in enumerate(logs.items()):
         m, ev, c = step_metrics(log), eval_table(log), f'hsl({(i * 137) % 360},60%,45%)'
-        fig.add_trace(go.Scatter(x=m.index, y=m.reward, mode='lines+markers', name=f'{name} reward', line=dict(color=c)), 1, 1)
-        if 'kl' in m: fig.add_trace(go.Scatter(x=m.index, y=m['kl'], mode='lines', name=f'{name} KL', line=dict(color=c)), 1, 2)
+        line = dict(color=c)
+        fig.add_trace(go.Scatter(x=m.index, y=m.reward, mode='lines+markers', name=f'{name} reward', line=line), 1, 1)
+        if 'kl' in m: fig.add_trace(go.Scatter(x=m.index, y=m['kl'], mode='lines', name=f'{name} KL', line=line), 1, 2)
         for (split, prot), g in ev.groupby(['split', 'protocol']):
-            fig.add_trace(go.Scatter(x=g.step, y=g.accuracy, mode='lines+markers', name=f'{name} {split}/{prot}', line=dict(color=c),
-                                     error_y=dict(type='data', symmetric=False, array=g.acc_hi - g.accuracy, arrayminus=g.accuracy - g.acc_lo)), 1, 3)
-    fig.update_xaxes(title_text='step'); fig.update_layout(height=380, legend=dict(font=dict(size=9)))
+            err = dict(type='data', symmetric=False, array=g.acc_hi - g.accuracy, arrayminus=g.accuracy - g.acc_lo)
+            fig.add_trace(go.Scatter(x=g.step, y=g.accuracy, mode='lines+markers', name=f'{name} {split}/{prot}',
+                                     line=line, error_y=err), 1, 3)
+    fig.update_xaxes(title_text='step')
+    fig.update_layout(height=380, legend=dict(font=dict(size=9)))
     return fig
 
 # %% ../nbs/05_report.ipynb #434ad760
@@ -141,6 +159,8 @@ def plot_cross_model(cm:pd.DataFrame, # cross_model_rewards output
     fig, ax = plt.subplots(figsize=(7, 4.5))
     _gp_curve(ax, cm.step.values, cm.run_reward.values, 'run reward', 'C0')
     _gp_curve(ax, cm.step.values, cm.critic_reward.values, f'{critic} reward', 'C3')
-    ax.axhline(0, color='grey', lw=.5); ax.set(xlabel='step', ylabel='nats', title='Reward of the same CoTs under another model'); ax.legend()
+    ax.axhline(0, color='grey', lw=.5)
+    ax.set(xlabel='step', ylabel='nats', title='Reward of the same CoTs under another model')
+    ax.legend()
     fig.tight_layout()
     return save_figure(fig, path)
