@@ -21,7 +21,7 @@ install: $(STAMP)
 # The main job: a real training run of the embedded SmolLM2 on CPU through the papermill run notebook.
 train: $(STAMP)
 	mkdir -p $(dir $(RUN))
-	$(BIN)/papermill nbs/train.ipynb $(RUN).ipynb --cwd . -p run_dir $(RUN) -p figures_dir figures
+	$(BIN)/papermill nbs/train.ipynb $(RUN).ipynb --cwd . --log-output -p run_dir $(RUN) -p figures_dir figures -p progress text
 
 # All tests: every notebook (nbdev_test; train.ipynb is executed through papermill inside 04_train).
 test: $(STAMP)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #420425e8
 from __future__ import annotations
-import json, typing
+import json, math, typing
 from dataclasses import dataclass, field, fields, asdict, replace
 
 # %% auto #0
@@ -31,6 +31,7 @@ def _coerce(section, f, hint, v):
     if hint is float and isinstance(v, int) and not isinstance(v, bool): v = float(v)
     if hint is tuple and isinstance(v, list): v = tuple(v)
     if not isinstance(v, hint) or (hint in (int, float) and isinstance(v, bool)): raise bad()
+    if hint is float and not math.isfinite(v): raise ConfigError(f'{name}: {v!r} is not a finite number')
     m = f.metadata
     if m.get('choices') is not None and v not in m['choices']:
         raise ConfigError(f"{name}: {v!r} is not one of {', '.join(map(repr, m['choices']))}")
@@ -53,17 +54,17 @@ class Model(_Section):
     name:str = F('embedded:smollm2')  # hub id, local folder, or `embedded:smollm2`
     dtype:str = F('auto', choices=('auto', 'bfloat16', 'float32'))  # auto: bf16 where the hardware supports it
     attn:str = F('auto', choices=('auto', 'sdpa', 'eager', 'flash_attention_2'))  # auto: flash-attn 2 on CUDA
-    lora_r:int = F(8, lo=1, hi=1024)
-    lora_alpha:int = F(16, lo=1)
-    lora_dropout:float = F(0.0, lo=0.0, hi=0.9)
+    lora_r:int = F(8, lo=1, hi=1024)  # LoRA rank
+    lora_alpha:int = F(16, lo=1)  # LoRA scale numerator (the update is scaled by alpha / r)
+    lora_dropout:float = F(0.0, lo=0.0, hi=0.9)  # dropout on the LoRA input
     target_modules:str = F('all-linear')  # `all-linear` or comma-separated module names
 
 @dataclass(frozen=True)
 class Task(_Section):
     "What questions are asked: generated arithmetic or GSM8K."
-    name:str = F('arithmetic', choices=('arithmetic', 'gsm8k'))
-    num_terms:int = F(2, lo=2, hi=100)
-    num_digits:int = F(1, lo=1, hi=9)
+    name:str = F('arithmetic', choices=('arithmetic', 'gsm8k'))  # the task
+    num_terms:int = F(2, lo=2, hi=100)  # arithmetic: terms per problem
+    num_digits:int = F(1, lo=1, hi=9)  # arithmetic: digits per term
     operations:tuple = F(('+',))  # drawn from '+', '-', '*'
     op_probs:tuple = F((1.0,))    # one probability per operation
     cumulative:bool = F(False)    # a random term count in [2, num_terms]
@@ -82,10 +83,10 @@ class Task(_Section):
 @dataclass(frozen=True)
 class Sampling(_Section):
     "How CoTs are sampled and how long prompts, CoTs and answers may be (in tokens)."
-    cot_length:int = F(24, lo=1, hi=4096)
-    answer_length:int = F(12, lo=1, hi=512)
+    cot_length:int = F(24, lo=1, hi=4096)  # CoT budget in tokens
+    answer_length:int = F(12, lo=1, hi=512)  # longest answer, in tokens
     prompt_length:int = F(256, lo=8, hi=32768)  # a longer question is an error, never silently cut
-    temperature:float = F(1.0, lo=0.01, hi=10.0)
+    temperature:float = F(1.0, lo=0.01, hi=10.0)  # sampling temperature of the policy's CoTs
     group_size:int = F(4, lo=1, hi=256)  # G CoTs per question
     ref_decoding:str = F('greedy', choices=('greedy', 'sampled'))  # how the reference draws CoT′
 
@@ -99,12 +100,12 @@ class Reward(_Section):
 @dataclass(frozen=True)
 class Algo(_Section):
     "The policy-gradient variant and its coefficients."
-    name:str = F('grpo', choices=('grpo', 'ppo_value', 'ei'))
-    kl_coef:float = F(0.05, lo=0.0)
-    kl_estimator:str = F('k3', choices=('k3', 'exact'))
-    clip_eps:float = F(0.2, lo=0.0, hi=1.0)
+    name:str = F('grpo', choices=('grpo', 'ppo_value', 'ei'))  # the policy-gradient variant
+    kl_coef:float = F(0.05, lo=0.0)  # β of the KL(policy ‖ reference) penalty
+    kl_estimator:str = F('k3', choices=('k3', 'exact'))  # k3 on sampled tokens, or exact over the vocabulary
+    clip_eps:float = F(0.2, lo=0.0, hi=1.0)  # PPO clip range ε
     ppo_epochs:int = F(1, lo=1, hi=16)  # updates per rollout; >1 makes the clipping bite
-    entropy_coef:float = F(0.0, lo=0.0)
+    entropy_coef:float = F(0.0, lo=0.0)  # weight of the entropy bonus
     reward_grad_weight:float = F(0.0, lo=0.0)  # direct ∇ ln π_θ(a|CoT) term (needs reward.scorer='policy')
     value_coef:float = F(0.5, lo=0.0)  # ppo_value only
     ei_k:float = F(1.0)              # ei: keep R > mean + k·std of history
@@ -114,21 +115,21 @@ class Algo(_Section):
 @dataclass(frozen=True)
 class Optim(_Section):
     "Steps, batch and optimiser."
-    steps:int = F(70, lo=0)
-    questions_per_step:int = F(4, lo=1)
+    steps:int = F(70, lo=0)  # optimiser steps of the run
+    questions_per_step:int = F(4, lo=1)  # questions per step (per rank)
     grad_accum:int = F(1, lo=1)  # micro-batches of questions per optimiser step
-    lr:float = F(1e-4, lo=0.0, hi=1.0)
-    weight_decay:float = F(0.0, lo=0.0)
+    lr:float = F(1e-4, lo=0.0, hi=1.0)  # AdamW learning rate
+    weight_decay:float = F(0.0, lo=0.0)  # AdamW weight decay
     max_grad_norm:float = F(1.0, lo=0.0)  # 0 disables clipping
 
 @dataclass(frozen=True)
 class Log(_Section):
     "Where the run goes and how often it evaluates and checkpoints."
-    run_dir:str = F('runs/smollm2')
+    run_dir:str = F('runs/smollm2')  # the run directory (config, log, checkpoints)
     eval_every:int = F(0, lo=0)        # 0: only before the first and after the last step
-    checkpoint_every:int = F(10, lo=1)
+    checkpoint_every:int = F(10, lo=1)  # steps between checkpoints (and one at the end)
     log_samples:bool = F(True)         # every CoT of every step goes into log.jsonl
-    wandb:bool = F(False)
+    wandb:bool = F(False)  # mirror the log to wandb (needs the wandb package)
 
 # %% ../nbs/00_config.ipynb #2b8049a1
 SECTIONS = dict(model=Model, task=Task, sampling=Sampling, reward=Reward, algo=Algo, optim=Optim, log=Log)

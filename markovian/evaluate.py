@@ -7,7 +7,7 @@ from __future__ import annotations
 import random, string, sys
 from pathlib import Path
 import pandas as pd, torch
-from fastcore.script import call_parse, bool_arg
+from fastcore.script import call_parse, bool_arg, Param
 from .config import Model, from_json, override, ConfigError
 from .data import get_batch
 from .models import load_model, add_lora
@@ -151,7 +151,8 @@ def cross_model_rewards(run_dir, # a run whose log.jsonl holds samples
 
 # %% ../nbs/06_evaluate.ipynb #f7e3cf75
 @call_parse
-def main(run_dir:str, # the run to evaluate
+def main(path:Param('the run to evaluate', str, opt=False, nargs='?')=None,
+         run_dir:str=None, # the run to evaluate (instead of the positional argument)
          steps:str='last', # 'last', 'all', 'best' (on validation) or comma-separated steps
          split:str='test', # 'validation' or 'test'
          base:bool_arg=True, # also evaluate the base model
@@ -159,6 +160,8 @@ def main(run_dir:str, # the run to evaluate
          markovian:bool_arg=None, # override the run's answer prompt
         ):
     "Evaluate a run's checkpoints on held-out questions."
+    run_dir = run_dir or path
+    if run_dir is None: sys.exit('error: run_dir: give the run directory, e.g. --run_dir runs/smollm2')
     ov = {k: v for k, v in dict(eval_size=eval_size, markovian=markovian).items() if v is not None}
     sel = steps if steps in ('last', 'all', 'best') else [int(s) for s in steps.split(',')]
     try: df = evaluate_run(run_dir, sel, split, base, **ov)

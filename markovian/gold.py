@@ -5,14 +5,15 @@
 # %% ../nbs/07_gold.ipynb #d6d884d4
 from __future__ import annotations
 import asyncio, hashlib, os, re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from openai import AsyncOpenAI, OpenAIError
 from .data import Record
 from .rundir import append_line, read_log
 
 # %% auto #0
-__all__ = ['GOLD_SYSTEM', 'RATE_SYSTEM', 'make_client', 'record_key', 'generate_gold_async', 'generate_gold', 'parse_rating',
-           'rate_cots_async']
+__all__ = ['GOLD_SYSTEM', 'RATE_SYSTEM', 'make_client', 'record_key', 'generate_gold_async', 'run_sync', 'generate_gold',
+           'parse_rating', 'rate_cots_async']
 
 # %% ../nbs/07_gold.ipynb #c4db8b70
 def make_client(base_url:str|None=None, # OpenAI-compatible endpoint (None: the official API)
@@ -53,13 +54,19 @@ async def generate_gold_async(recs:list[Record], out, client:AsyncOpenAI, model:
         except OpenAIError: failed += 1
     return dict(requested=len(todo), written=len(todo) - failed, failed=failed, already=len(done))
 
+def run_sync(coro):
+    "Run `coro` to completion; inside a running event loop (a Jupyter kernel) in a worker thread with its own loop."
+    try: asyncio.get_running_loop()
+    except RuntimeError: return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as ex: return ex.submit(asyncio.run, coro).result()
+
 def generate_gold(recs:list[Record], # questions with answers
                   out, # JSONL file to append to (created if missing)
                   model:str='gpt-4o-mini', base_url:str|None=None, api_key_env:str='OPENAI_API_KEY',
                   concurrency:int=8, timeout:float=60.0, max_retries:int=6, **kw)->dict:
-    "Gold CoTs for `recs` from an OpenAI-compatible model, appended to `out`; resumable."
+    "Gold CoTs for `recs` from an OpenAI-compatible model, appended to `out`; resumable (in a notebook: awaitable too)."
     client = make_client(base_url, api_key_env, timeout, max_retries)
-    return asyncio.run(generate_gold_async(recs, out, client, model, concurrency, **kw))
+    return run_sync(generate_gold_async(recs, out, client, model, concurrency, **kw))
 
 # %% ../nbs/07_gold.ipynb #6b41a98b
 RATE_SYSTEM = ('Rate from 0 to 1 how much the reasoning helps someone predict the answer, without seeing the question. '

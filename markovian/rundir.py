@@ -120,10 +120,16 @@ def _seal(tmp:Path):
         with open(p, 'rb') as f: os.fsync(f.fileno())
     (tmp / 'manifest.json').write_text(json.dumps({str(p.relative_to(tmp)): _sha256(p) for p in files}))
 
-# %% ../nbs/04d_rundir.ipynb #f72d02ee
+# %% ../nbs/04d_rundir.ipynb #ad2c4423
+def _record_base(adapter:Path, name:str):
+    "Set the base model named in a saved adapter's config."
+    f = adapter / 'adapter_config.json'
+    f.write_text(json.dumps(json.loads(f.read_text()) | dict(base_model_name_or_path=name), indent=2))
+
 def save_checkpoint(run_dir:Path, step:int, model, opt, # the run, the step, the peft model and its optimiser
                     tensors:dict[str, torch.Tensor], # further tensors (RNG state, value head)
                     state:dict, # further JSON-able state (expert-iteration history)
+                    base_name:str|None=None, # the base model to record in the adapter (default: peft's own)
                    )->Path:
     "Write a complete, verifiable checkpoint for `step` atomically; return its folder."
     root = Path(run_dir) / 'checkpoints'
@@ -131,6 +137,7 @@ def save_checkpoint(run_dir:Path, step:int, model, opt, # the run, the step, the
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp / 'adapter')
+    if base_name: _record_base(tmp / 'adapter', base_name)
     opt_t, opt_meta = flatten_optimizer(opt.state_dict())
     save_file(opt_t or {'_empty': torch.zeros(0)}, tmp / 'optimizer.safetensors')
     save_file(tensors, tmp / 'state.safetensors')
@@ -192,11 +199,12 @@ def config_diff(a:RunConfig, b:RunConfig)->list[str]:
     fa, fb = flat_config(a), flat_config(b)
     return sorted(k for k in fa if fa[k] != fb.get(k))
 
-# %% ../nbs/04d_rundir.ipynb #51aa4414
+# %% ../nbs/04d_rundir.ipynb #74e6d907
 def prepare_run_dir(cfg:RunConfig, resume:bool, # the run's config; continue the run in `cfg.log.run_dir`
                     write:bool=True): # write config.json (rank 0 only)
     "Refuse to overwrite a run or to resume it with a different config; write the config atomically."
     rd = Path(cfg.log.run_dir)
+    if rd.exists() and not rd.is_dir(): raise ConfigError(f'log.run_dir: {rd} is a file, not a directory')
     if not resume and read_log(rd / 'log.jsonl'):
         raise FileExistsError(f'log.run_dir: {rd} already holds a run; pass resume=True to continue it, '
                               'or choose another run_dir')
