@@ -5,11 +5,14 @@
 # %% ../nbs/00_config.ipynb #420425e8
 from __future__ import annotations
 import json, math, typing
+from pathlib import Path
+from fastcore.docments import docments
 from dataclasses import dataclass, field, fields, asdict, replace
 
 # %% auto #0
 __all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'ConfigError', 'F', 'Model', 'Task', 'Sampling', 'Reward', 'Algo',
-           'Optim', 'Log', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json']
+           'Optim', 'Log', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json', 'parse_value',
+           'parse_assignments', 'read_config', 'config_from_params', 'field_flags', 'field_docs']
 
 # %% ../nbs/00_config.ipynb #1a4d0694
 class ConfigError(ValueError):
@@ -224,3 +227,64 @@ def from_dict(d:dict)->RunConfig:
 def from_json(s:str)->RunConfig:
     "Inverse of `to_json`."
     return from_dict(json.loads(s))
+
+# %% ../nbs/00_config.ipynb #0fa3e362
+_PY_WORDS = {'True': True, 'False': False, 'None': None}
+
+def parse_value(text:str):
+    "A value typed on a command line: JSON when it parses (numbers, true/false, lists), True/False/None, nan, or text."
+    if text in _PY_WORDS: return _PY_WORDS[text]
+    try: return json.loads(text)
+    except json.JSONDecodeError: pass
+    try: return float(text)   # nan, inf: numbers, refused by the config with a message naming the field
+    except ValueError: return text
+
+# %% ../nbs/00_config.ipynb #fd02d350
+def parse_assignments(items)->dict:
+    "Field values from a `{name: value}` dict or from `name=value` strings (values read by `parse_value`)."
+    if not items: return {}
+    if isinstance(items, dict): return dict(items)
+    out = {}
+    for it in [items] if isinstance(items, str) else items:
+        name, eq, text = it.partition('=')
+        if not eq or not name.strip(): raise ConfigError(f'set: expected name=value, got {it!r}')
+        out[name.strip()] = parse_value(text.strip())
+    return out
+
+# %% ../nbs/00_config.ipynb #ff34d8b0
+def read_config(path)->RunConfig:
+    "The `RunConfig` stored in a JSON file (such as a run's `config.json`); a bad file is a one-line error."
+    p = Path(path)
+    if not p.is_file(): raise ConfigError(f'config: {path} is not a file')
+    try: d = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f'config: {path} is not JSON ({e})') from None
+    if not isinstance(d, dict): raise ConfigError(f'config: {path} holds a {type(d).__name__}, not a config')
+    try: return from_dict(d)
+    except TypeError as e: raise ConfigError(f'config: {path}: {e}') from None
+
+# %% ../nbs/00_config.ipynb #d2ad9718
+def config_from_params(model:str='smollm2', # preset: smollm2, gpt2, mistral, llama
+                       config:str|None=None, # a config JSON to start from (a previous run's), instead of the preset
+                       overrides=None, # any fields by flat or dotted name: a dict or `name=value` strings
+                       **params # flat names (the run notebook's parameters); None keeps the starting value
+                      )->RunConfig:
+    "The starting config (preset `model`, or the file `config`) with every parameter and override applied."
+    kw = {k: v for k, v in params.items() if v is not None} | parse_assignments(overrides)
+    return override(read_config(config), **kw) if config else make_config(model, **kw)
+
+# %% ../nbs/00_config.ipynb #a427b00a
+def field_flags()->dict[str, str]:
+    "CLI flag → config field: a field's own name where it is unique, the aliases for the others, and `seed`."
+    names = {}
+    for s, cls in SECTIONS.items():
+        for f in fields(cls): names.setdefault(f.name, []).append(f'{s}.{f.name}')
+    return {k: v[0] for k, v in names.items() if len(v) == 1} | ALIASES | dict(seed='seed')
+
+def field_docs()->dict[str, tuple]:
+    "Each config field's dotted name → (type, one line of help from its comment)."
+    out = dict(seed=(int, 'seed of every random stream of the run'))
+    for s, cls in SECTIONS.items():
+        docs, hints = docments(cls), typing.get_type_hints(cls)
+        out |= {f'{s}.{f.name}': (hints[f.name], docs[f.name] or '') for f in fields(cls)}
+    return out
