@@ -16,7 +16,7 @@ scoring and policy forward+backward throughput as a share of the bf16 matmul pea
 code and with the plain path on one shared rollout: for a fp32 model they must agree (|ΔR| < 1e-4, relative gradient
 difference < 1e-3, else the benchmark fails); for bf16 the difference is the cost of bf16 compute, reported.
 """
-import argparse, copy, importlib.util, json, platform, resource, statistics, subprocess, sys, tempfile, time
+import argparse, importlib.util, json, platform, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch, torch.nn.functional as F
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
