@@ -97,7 +97,7 @@ ALGORITHMS = dict(grpo=Algorithm(group_advantages, pg_loss, value_head=False),
                   ppo_value=Algorithm(value_advantages, pg_loss, value_head=True),
                   ei=Algorithm(ei_advantages, ei_loss, value_head=False))
 
-# %% ../nbs/04f_train.ipynb #1250ae68
+# %% ../nbs/04f_train.ipynb #d9da9b66
 class Trainer:
     "Markovian CoT training: a policy with LoRA, its reference (adapter off), an optimiser and a run directory."
     def __init__(self, cfg:RunConfig, # the run
@@ -114,6 +114,7 @@ class Trainer:
         self.value_head = self.new_value_head() if self.algorithm.value_head else None
         self.opt = make_optimizer(self.params(), cfg.optim)
         self.ei_history = deque(maxlen=cfg.algo.ei_history)
+        self.last_accuracy = None   # of the latest sampled-CoT evaluation, for the progress bar
         self.run_dir = Path(cfg.log.run_dir)
         self.start_step = self.open_run(resume)
         self.wandb = start_wandb(cfg) if cfg.log.wandb and self.rank == 0 else None
@@ -344,7 +345,7 @@ def progress_bar(self:Trainer, progress:bool|str, n:int):
                                            mininterval=5, ascii=True, desc='train')
     return tqdm(steps, initial=self.start_step, total=n, disable=quiet, desc='train')
 
-# %% ../nbs/04f_train.ipynb #1a284fd3
+# %% ../nbs/04f_train.ipynb #c6ad7db8
 @patch
 def fit(self:Trainer, progress:bool|str=True)->Path: # True: tqdm.auto's bar, 'text': plain on stderr, False: none
     "Train to `optim.steps`, logging, evaluating and checkpointing; return the run directory."
@@ -354,9 +355,9 @@ def fit(self:Trainer, progress:bool|str=True)->Path: # True: tqdm.auto's bar, 't
     for step in bar:
         line = self.step(step)
         self.log(line)
-        acc = getattr(self, 'last_accuracy', None)
-        bar.set_postfix(reward=f"{line['metrics']['reward']:.3f}", kl=f"{line['metrics'].get('kl', 0):.4f}",
-                        **({} if acc is None else dict(accuracy=f'{acc:.2f}')), refresh=False)
+        acc = {} if self.last_accuracy is None else dict(accuracy=f'{self.last_accuracy:.2f}')
+        bar.set_postfix(reward=f"{line['metrics']['reward']:.3f}", kl=f"{line['metrics'].get('kl', 0):.4f}", **acc,
+                        refresh=False)
         if step == n or (c.eval_every and step % c.eval_every == 0): self.run_evals(step, final=step == n)
         if (step % c.checkpoint_every == 0 or step == n) and self.rank == 0: self.save_checkpoint(step)
         if self.world > 1: dist.barrier()
