@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py settings.ini constraints.txt | sha1sum | cut -c1-12)
 RUN ?= runs/smollm2
+FIGURES ?= figures
+TRAIN_ARGS ?=
 
 .PHONY: install train test readme analysis e2e
 
@@ -21,7 +23,7 @@ install: $(STAMP)
 # The main job: a real training run of the embedded SmolLM2 on CPU through the papermill run notebook.
 train: $(STAMP)
 	mkdir -p $(dir $(RUN))
-	$(BIN)/papermill nbs/train.ipynb $(RUN).ipynb --cwd . --log-output -p run_dir $(RUN) -p figures_dir figures -p progress text
+	$(BIN)/papermill nbs/train.ipynb $(RUN).ipynb --cwd . --log-output -p run_dir $(RUN) -p figures_dir $(FIGURES) -p progress text $(TRAIN_ARGS)
 
 # All tests: every notebook (nbdev_test; train.ipynb is executed through papermill inside 04_train).
 test: $(STAMP)

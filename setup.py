@@ -10,8 +10,9 @@ statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Matu
 requirements = cfg.get('requirements', '').split()
 extras = {
     'dev': cfg.get('dev_requirements', '').split(),
-    # GPU-only speedups; the package imports and runs without them (sdpa attention, torch AdamW).
-    'gpu': ['flash-attn', 'bitsandbytes'],
+    # GPU only: 4-bit base weights and 8-bit AdamW; the package imports and runs without it. flash-attn is installed
+    # separately (README), since it builds against the installed torch and CUDA toolkit (--no-build-isolation).
+    'gpu': ['bitsandbytes'],
     # benchmark-only comparison against TRL's GRPOTrainer
     'bench': ['trl==1.16.0'],
 }

@@ -1,74 +1,131 @@
-"""GPU readiness: the `mistral` preset's training step on a randomly initialised model with Mistral-7B-Instruct's shapes.
+"""GPU smoke test and memory check: the `mistral` and `llama` presets' training steps on randomly initialised models of
+Mistral-7B's and Llama-3.1-8B's shapes, with gradient checkpointing and 4-bit base weights on and off.
 
-Run on a GPU machine (no weights or network needed): python bench/gpu_step.py --tok TOKENIZER_DIR --out OUT.json
-A CPU dry run of every code path on a tiny model of the same architecture: python bench/gpu_step.py --tiny --device cpu
-The vocabulary is the tokenizer's (SmolLM2's 49,152 where Mistral's own tokenizer is unavailable); every other shape is
-Mistral-7B's. Reports: step time (warm-up, then --steps timed), generation tokens/s, scoring and forward+backward
-throughput as a share of a bf16 matmul peak measured in the same run (FLOP convention in flops.py), peak GPU memory.
+On a GPU machine (no weights or network needed):  python bench/gpu_step.py [--variants ...] [--out OUT.json]
+A CPU dry run of every code path on tiny models of the same architectures:  python bench/gpu_step.py --tiny --device cpu
+Each variant runs in its own process (a clean peak-memory count): two training steps, each timed with its phase split
+(sampling, scoring, update) and the peak GPU memory after it; a bf16 matmul peak is measured first (not with --tiny).
+The vocabulary is the real model's (32,000 / 128,256); token ids come from the tokenizer at hand (SmolLM2's, 49,152
+ids, which fit inside Llama's vocabulary; for Mistral the embedding is enlarged to 49,152). 4-bit variants quantise the
+random weights with bitsandbytes' NF4 (double quantisation) and need CUDA; on a CPU they are reported as skipped.
 """
-import argparse, importlib.util, json, platform, statistics, subprocess, sys, tempfile, time, traceback
+import argparse, json, platform, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 import torch
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
 from flops import matmul_peak, sync
-from bench_step import project_components
-from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
-from markovian.config import make_config
-from markovian.models import pick_attn
-from markovian.train import Trainer
 
-MISTRAL_7B = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-                  head_dim=128, max_position_embeddings=32768, rope_theta=1e6, sliding_window=None, tie_word_embeddings=False)
-TINY = MISTRAL_7B | dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16)
+SHAPES = dict(
+    mistral=dict(arch='mistral', vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                 num_attention_heads=32, num_key_value_heads=8, head_dim=128, rope_theta=1e6, sliding_window=None),
+    llama=dict(arch='llama', vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+               num_attention_heads=32, num_key_value_heads=8, head_dim=128, rope_theta=5e5))
+TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            head_dim=16)
+VARIANTS = ['mistral', 'mistral+ckpt', 'mistral+ckpt+4bit', 'llama+ckpt', 'llama+ckpt+4bit', 'llama+4bit']
 
-def build(tok, tiny:bool, device:str, attn:str):
-    "A randomly initialised bf16 Mistral of the real (or tiny) shapes, built directly on `device`."
-    cfg = MistralConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                        pad_token_id=tok.pad_token_id, **(TINY if tiny else MISTRAL_7B))
+def build(preset:str, tok, tiny:bool, device:str, attn:str):
+    "A randomly initialised bf16 model of the preset's real shapes (tiny on CPU: fp32), built directly on `device`."
+    from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+    shape = dict(SHAPES[preset])
+    arch = shape.pop('arch')
+    shape['vocab_size'] = max(shape['vocab_size'], len(tok))
+    cls, cfg_cls = (MistralForCausalLM, MistralConfig) if arch == 'mistral' else (LlamaForCausalLM, LlamaConfig)
+    cfg = cfg_cls(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                  tie_word_embeddings=False, max_position_embeddings=8192, **(shape | (TINY if tiny else {})))
     torch.manual_seed(0)
-    with torch.device(device): m = MistralForCausalLM._from_config(cfg, dtype=torch.bfloat16, attn_implementation=attn)
+    dtype = torch.float32 if tiny and device == 'cpu' else torch.bfloat16   # a CPU without native bf16 crawls
+    with torch.device(device): m = cls._from_config(cfg, dtype=dtype, attn_implementation=attn)
     return m.eval()
 
-def steps(tr, n):
-    "Step times (the first is warm-up, dropped) and the metrics of the timed steps."
-    ts, ms = [], []
-    for s in range(1, n + 2):
-        sync(tr.device); t = time.perf_counter(); m = tr.step(s)['metrics']; sync(tr.device)
-        ts.append(time.perf_counter() - t); ms.append(m)
-    return ts[1:], ms[1:]
+def quantize_4bit(model, device:str):
+    "Replace every decoder linear layer by bitsandbytes' NF4 `Linear4bit`, quantising its (random) weights."
+    import bitsandbytes as bnb
+    for layer in model.model.layers:
+        for name, lin in [(n, m) for n, m in layer.named_modules() if isinstance(m, torch.nn.Linear)]:
+            q = bnb.nn.Linear4bit(lin.in_features, lin.out_features, bias=False, compute_dtype=torch.bfloat16,
+                                  compress_statistics=True, quant_type='nf4')
+            q.weight = bnb.nn.Params4bit(lin.weight.data.cpu(), requires_grad=False, compress_statistics=True,
+                                         quant_type='nf4').to(device)
+            parent = layer.get_submodule(name.rsplit('.', 1)[0]) if '.' in name else layer
+            setattr(parent, name.rsplit('.', 1)[-1], q)
+    model.is_loaded_in_4bit = True
+    torch.cuda.empty_cache()
+    return model
+
+def run_variant(name:str, a)->dict:
+    "Two training steps of one variant: times, phase split and peak memory after each."
+    from markovian.config import make_config
+    from markovian.models import pick_attn, load_tokenizer
+    from markovian.train import Trainer
+    preset, opts = name.split('+')[0], set(name.split('+')[1:])
+    cuda, res = a.device.startswith('cuda'), dict(variant=name)
+    if '4bit' in opts and not cuda: return res | dict(skipped='4-bit base weights need CUDA and bitsandbytes')
+    tok = load_tokenizer(a.tok) if a.tok else load_tokenizer('embedded:smollm2')
+    short = dict(cot_length=16, answer_length=8) if a.tiny else {}
+    run = make_config(preset, run_dir=tempfile.mkdtemp() + '/r', log_samples=False, gradient_checkpointing='ckpt' in opts,
+                      quantization='4bit' if '4bit' in opts else 'none', verify_every=0, path='data/gsm8k', **short)
+    attn = pick_attn(run.model, a.device)
+    t = time.perf_counter()
+    m = build(preset, tok, a.tiny, a.device, attn)
+    if '4bit' in opts: m = quantize_4bit(m, a.device)
+    res |= dict(attn=attn, build_s=time.perf_counter() - t, params_b=sum(p.numel() for p in m.parameters()) / 1e9)
+    tr = Trainer(run, model=m, tok=tok, device=a.device)
+    s = run.sampling
+    res['shape'] = dict(questions=run.optim.questions_per_step, group=s.group_size, cot=s.cot_length,
+                        answer=s.answer_length, grad_accum=run.optim.grad_accum, optimizer=type(tr.opt).__name__)
+    if cuda: res['mem_gb_loaded'] = torch.cuda.memory_allocated() / 2**30
+    res['steps'] = []
+    for step in (1, 2):
+        if cuda: torch.cuda.reset_peak_memory_stats()
+        sync(a.device); t = time.perf_counter(); mt = tr.step(step)['metrics']; sync(a.device)
+        row = dict(step_s=time.perf_counter() - t, sample_s=mt['time_generate'], score_s=mt['time_score'],
+                   update_s=mt['time_update'], sampled_tokens_per_s=mt['tokens_per_s'], cot_tokens=mt['cot_tokens'])
+        if cuda: row['peak_mem_gb'] = torch.cuda.max_memory_allocated() / 2**30
+        res['steps'].append(row)
+    return res
+
+def table(results:list[dict]):
+    "The variants side by side."
+    print('| variant | step 1 | step 2 | sampling | scoring | update | sampled tok/s | peak GPU memory |')
+    print('|---|---|---|---|---|---|---|---|')
+    for r in results:
+        if 'steps' not in r:
+            print(f"| {r['variant']} | {r.get('skipped') or 'failed: ' + r.get('error', '?').splitlines()[-1]} |||||||")
+            continue
+        s1, s2 = r['steps']
+        mem = f"{max(s['peak_mem_gb'] for s in r['steps']):.1f} GB" if 'peak_mem_gb' in s1 else '—'
+        print(f"| {r['variant']} | {s1['step_s']:.2f} s | {s2['step_s']:.2f} s | {s2['sample_s']:.2f} s | "
+              f"{s2['score_s']:.2f} s | {s2['update_s']:.2f} s | {s2['sampled_tokens_per_s']:.0f} | {mem} |")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--tok', default='.gpu/tok'); ap.add_argument('--device', default='cuda')
-    ap.add_argument('--tiny', action='store_true'); ap.add_argument('--steps', type=int, default=3)
-    ap.add_argument('--out', default='bench/results/gpu-step.json')
+    ap.add_argument('--variants', default=','.join(VARIANTS), help='comma-separated preset[+ckpt][+4bit]')
+    ap.add_argument('--tok', default='', help='tokenizer folder (default: the embedded SmolLM2 tokenizer)')
+    ap.add_argument('--device', default='cuda'); ap.add_argument('--tiny', action='store_true')
+    ap.add_argument('--one', help=argparse.SUPPRESS); ap.add_argument('--out', default='bench/results/gpu-step.json')
     a = ap.parse_args()
+    if a.one:                                   # a child process: one variant, its result as JSON on the last line
+        try: r = run_variant(a.one, a)
+        except Exception: r = dict(variant=a.one, error=traceback.format_exc())
+        print(json.dumps(r))
+        return
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
-    res = dict(date=time.strftime('%Y-%m-%d'), commit=commit, torch=torch.__version__, host=platform.node(), tiny=a.tiny, errors=[])
-    cuda = a.device.startswith('cuda')
-    if cuda: res['gpu'] = torch.cuda.get_device_name()
-    try:
-        tok = AutoTokenizer.from_pretrained(a.tok); tok.padding_side = 'left'
-        run = make_config('mistral', run_dir=tempfile.mkdtemp() + '/r', log_samples=False, **(dict(cot_length=16, answer_length=8) if a.tiny else {}))
-        attn = pick_attn(run.model, a.device)
-        res |= dict(attn=attn, flash_attn_installed=importlib.util.find_spec('flash_attn') is not None)
-        res['bf16_peak_tflops'] = peak = matmul_peak(a.device) / 1e12
-        t = time.perf_counter(); m = build(tok, a.tiny, a.device, attn); res['build_s'] = time.perf_counter() - t
-        res['params_b'] = sum(p.numel() for p in m.parameters()) / 1e9
-        tr = Trainer(run, model=m, tok=tok, device=a.device)
-        res['preset'] = dict(questions=run.optim.questions_per_step, group=run.sampling.group_size, cot=run.sampling.cot_length,
-                             answer=run.sampling.answer_length, lora=run.model.target_modules, grad_accum=run.optim.grad_accum,
-                             optimizer=type(tr.opt).__name__)
-        if cuda: torch.cuda.reset_peak_memory_stats()
-        ts, ms = steps(tr, a.steps)
-        med = lambda k: statistics.median(x[k] for x in ms)
-        res |= dict(step_s=statistics.median(ts), steps=ts, step_generate_s=med('time_generate'), step_score_s=med('time_score'),
-                    step_update_s=med('time_update'), step_cot_tokens=med('cot_tokens'))
-        if cuda: res['peak_mem_gb_step'] = torch.cuda.max_memory_allocated() / 2**30
-        res |= project_components(tr, peak * 1e12, a.device)
-        if cuda: res['peak_mem_gb'] = torch.cuda.max_memory_allocated() / 2**30
-    except Exception: res['errors'].append(traceback.format_exc()); print(traceback.format_exc())
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(res, indent=2))
-    for k, v in res.items(): print(f'{k:22} {v:.3f}' if isinstance(v, float) else f'{k:22} {v}')
+    res = dict(date=time.strftime('%Y-%m-%d'), commit=commit, torch=torch.__version__, host=platform.node(),
+               device=torch.cuda.get_device_name() if a.device.startswith('cuda') else platform.processor() or 'cpu',
+               tiny=a.tiny, bf16_peak_tflops=None if a.tiny else matmul_peak(a.device) / 1e12, variants=[])
+    for v in a.variants.split(','):
+        cmd = [sys.executable, __file__, '--one', v, '--device', a.device, '--tok', a.tok] + ['--tiny'] * a.tiny
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        try: r = json.loads(p.stdout.strip().splitlines()[-1])
+        except (json.JSONDecodeError, IndexError): r = dict(variant=v, error=(p.stderr or p.stdout)[-3000:] or 'no output')
+        if 'error' in r: print(r['error'], file=sys.stderr)
+        res['variants'].append(r)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(res, indent=2))
+    peak = 'not measured (--tiny)' if a.tiny else f"{res['bf16_peak_tflops']:.1f} TFLOP/s"
+    print(f"{res['device']}, torch {res['torch']}, commit {commit}, bf16 matmul peak {peak}")
+    table(res['variants'])
+    sys.exit(1 if any('error' in r for r in res['variants']) else 0)
 
 if __name__ == '__main__': main()

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, fields, asdict, replace
 
 # %% auto #0
 __all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'ConfigError', 'F', 'Model', 'Task', 'Sampling', 'Reward', 'Algo',
-           'Optim', 'Log', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json', 'parse_value',
-           'parse_assignments', 'read_config', 'config_from_params', 'field_flags', 'field_docs']
+           'Optim', 'Log', 'Debug', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json',
+           'parse_value', 'parse_assignments', 'read_config', 'config_from_params', 'field_flags', 'field_docs']
 
 # %% ../nbs/00_config.ipynb #1a4d0694
 class ConfigError(ValueError):
@@ -56,11 +56,18 @@ class Model(_Section):
     "Which model, at which precision, with which LoRA adapter."
     name:str = F('embedded:smollm2')  # hub id, local folder, or `embedded:smollm2`
     dtype:str = F('auto', choices=('auto', 'bfloat16', 'float32'))  # auto: bf16 where the hardware supports it
-    attn:str = F('auto', choices=('auto', 'sdpa', 'eager', 'flash_attention_2'))  # auto: flash-attn 2 on CUDA
+    attn:str = F('auto', choices=('auto', 'sdpa', 'eager', 'flash_attention_2'))  # auto: flash-attn 2 on CUDA in bf16
     lora_r:int = F(8, lo=1, hi=1024)  # LoRA rank
     lora_alpha:int = F(16, lo=1)  # LoRA scale numerator (the update is scaled by alpha / r)
     lora_dropout:float = F(0.0, lo=0.0, hi=0.9)  # dropout on the LoRA input
     target_modules:str = F('all-linear')  # `all-linear` or comma-separated module names
+    gradient_checkpointing:bool = F(False)  # recompute activations in the backward pass: less memory, ~30 % slower
+    quantization:str = F('none', choices=('none', '4bit'))  # 4bit: NF4 base weights (QLoRA; CUDA and bitsandbytes)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.attn == 'flash_attention_2' and self.dtype == 'float32':
+            raise ConfigError("model.attn: 'flash_attention_2' cannot run in float32; use dtype='bfloat16' or 'auto'")
 
 @dataclass(frozen=True)
 class Task(_Section):
@@ -72,6 +79,7 @@ class Task(_Section):
     op_probs:tuple = F((1.0,))    # one probability per operation
     cumulative:bool = F(False)    # a random term count in [2, num_terms]
     path:str = F('')              # GSM8K folder or file with train/test JSONL; '' = the hub
+    cots:str = F('')              # supplied CoTs: '' none, 'exact' (arithmetic's own steps) or a markovian.gold JSONL
     heldout_frac:float = F(0.2, lo=0.0, hi=0.9)  # share of the problem space kept out of training
     eval_size:int = F(100, lo=1)  # held-out questions per evaluation
 
@@ -82,6 +90,10 @@ class Task(_Section):
         if len(self.op_probs) != len(self.operations):
             raise ConfigError(f"task.op_probs: {self.op_probs!r} needs one probability per operation "
                               f"{self.operations!r}")
+        if self.cots == 'exact' and self.name != 'arithmetic':
+            raise ConfigError(f"task.cots: 'exact' CoTs exist for arithmetic only, not {self.name!r}")
+        if self.cots not in ('', 'exact') and not Path(self.cots).is_file():
+            raise ConfigError(f'task.cots: {self.cots!r} is not a file (expected a gold-CoT JSONL)')
 
 @dataclass(frozen=True)
 class Sampling(_Section):
@@ -133,9 +145,18 @@ class Log(_Section):
     checkpoint_every:int = F(10, lo=1)  # steps between checkpoints (and one at the end)
     log_samples:bool = F(True)         # every CoT of every step goes into log.jsonl
     wandb:bool = F(False)  # mirror the log to wandb (needs the wandb package)
+    verify_every:int = F(10, lo=0)  # steps between checks that the frozen base weights are unchanged (0: at start only)
+
+@dataclass(frozen=True)
+class Debug(_Section):
+    "The seed's debugging modes and controls; all off by default."
+    repeat_points:int = F(0, lo=0)  # >0: train on these N fixed questions only (1: a single point)
+    dry_run:bool = F(False)  # sample, score and log every step, but never update the weights
+    random_observations:bool = F(False)  # control: training questions and answers are random tokens
+    peek_every:int = F(0, lo=0)  # every K steps the first CoT of each group is the supplied one (task.cots)
 
 # %% ../nbs/00_config.ipynb #2b8049a1
-SECTIONS = dict(model=Model, task=Task, sampling=Sampling, reward=Reward, algo=Algo, optim=Optim, log=Log)
+SECTIONS = dict(model=Model, task=Task, sampling=Sampling, reward=Reward, algo=Algo, optim=Optim, log=Log, debug=Debug)
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -147,6 +168,7 @@ class RunConfig:
     algo:Algo = field(default_factory=Algo)
     optim:Optim = field(default_factory=Optim)
     log:Log = field(default_factory=Log)
+    debug:Debug = field(default_factory=Debug)
     seed:int = 0
     preset:str = 'smollm2'
 
@@ -155,6 +177,8 @@ class RunConfig:
             raise ConfigError(f'seed: expected a non-negative int, got {self.seed!r}')
         if self.algo.reward_grad_weight > 0 and self.reward.scorer != 'policy':
             raise ConfigError("algo.reward_grad_weight: >0 needs reward.scorer='policy' (the reference has no grad)")
+        if self.debug.peek_every > 0 and not self.task.cots:
+            raise ConfigError(f'debug.peek_every: {self.debug.peek_every} needs supplied CoTs (task.cots)')
 
 # %% ../nbs/00_config.ipynb #b2628d07
 ALIASES = dict(task='task.name', algorithm='algo.name', model_name='model.name')
@@ -191,11 +215,12 @@ PRESETS = dict(
     mistral={'model.name': 'mistralai/Mistral-7B-Instruct-v0.2', 'target_modules': 'gate_proj,up_proj,down_proj',
              'grad_accum': 2, 'lora_dropout': 0.1, 'num_terms': 15, 'task.num_digits': 2, 'cumulative': True,
              'cot_length': 400, 'answer_length': 20, 'prompt_length': 512, 'lr': 1e-4, 'questions_per_step': 4,
-             'steps': 500, 'checkpoint_every': 100, 'eval_every': 100, 'run_dir': 'runs/mistral'},
+             'steps': 500, 'checkpoint_every': 100, 'eval_every': 100, 'run_dir': 'runs/mistral',
+             'gradient_checkpointing': True},
     llama={'model.name': 'meta-llama/Llama-3.1-8B-Instruct', 'lora_dropout': 0.1, 'task': 'gsm8k', 'cot_length': 100,
            'answer_length': 16, 'lr': 1e-4, 'kl_coef': 0.1, 'kl_estimator': 'exact', 'questions_per_step': 1,
            'group_size': 12, 'scorer': 'policy', 'reward_grad_weight': 1.0, 'steps': 10000, 'checkpoint_every': 500,
-           'eval_every': 500, 'run_dir': 'runs/llama'},
+           'eval_every': 500, 'run_dir': 'runs/llama', 'gradient_checkpointing': True},
 )
 
 def make_config(preset:str='smollm2', # a name from `PRESETS`

@@ -5,13 +5,14 @@
 # %% ../nbs/01_data.ipynb #10124362
 from __future__ import annotations
 import hashlib, json, random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from .config import Task, ConfigError
 
 # %% auto #0
 __all__ = ['Record', 'draw_terms', 'format_problem', 'parse_problem', 'solve', 'gold_cot', 'split_of', 'normalize_number',
-           'read_jsonl', 'gsm8k_record', 'load_gsm8k', 'get_batch', 'with_gold_cots']
+           'read_jsonl', 'gsm8k_record', 'load_gsm8k', 'get_batch', 'with_gold_cots', 'record_key', 'gold_table',
+           'with_supplied_cots', 'random_observation']
 
 # %% ../nbs/01_data.ipynb #0ad9fc7b
 @dataclass(frozen=True)
@@ -165,3 +166,37 @@ def get_batch(task:Task, # what to draw
 def with_gold_cots(recs:list[Record])->list[Record]:
     "Arithmetic records carrying their exact step-by-step CoT."
     return [Record(r.question, r.answer, gold_cot(r.question)) for r in recs]
+
+# %% ../nbs/01_data.ipynb #d4a1c002
+def record_key(r:Record)->str:
+    "Stable identity of a question/answer pair."
+    return hashlib.sha256(f'{r.question}\x00{r.answer}'.encode()).hexdigest()[:16]
+
+def gold_table(path)->dict[str, str]:
+    "record_key → CoT of a gold-CoT JSONL file written by `markovian.gold`."
+    rows = read_jsonl(path)
+    for i, r in enumerate(rows, 1):
+        if not isinstance(r.get('key'), str) or not isinstance(r.get('cot'), str):
+            raise ValueError(f"task.cots: {path}:{i} needs string fields 'key' and 'cot'")
+    return {r['key']: r['cot'] for r in rows}
+
+def with_supplied_cots(recs:list[Record], # questions of a step
+                       source:str # `task.cots`: '' none, 'exact', or a gold-CoT JSONL
+                      )->list[Record]:
+    "The records carrying the CoT `source` supplies for them (None where it has none)."
+    if not source: return recs
+    if source == 'exact': return with_gold_cots(recs)
+    table = gold_table(source)
+    return [replace(r, cot=table.get(record_key(r))) for r in recs]
+
+# %% ../nbs/01_data.ipynb #d4a1c005
+def _random_text(tok, rng:random.Random, n:int)->str:
+    special = set(tok.all_special_ids)
+    ids = [i for i in (rng.randrange(len(tok)) for _ in range(4 * n + 8)) if i not in special][:max(n, 1)]
+    return tok.decode(ids).strip() or '?'
+
+def random_observation(tok, r:Record, seed:int)->Record:
+    "`r` with its question and answer replaced by random tokens of the same lengths (the no-signal control)."
+    rng = random.Random(f'{seed}-random-{record_key(r)}')
+    n = lambda s: len(tok(s, add_special_tokens=False).input_ids)
+    return Record(_random_text(tok, rng, n(r.question)), _random_text(tok, rng, n(' ' + r.answer)))

@@ -8,6 +8,7 @@ import random, string, sys
 from pathlib import Path
 import pandas as pd, torch
 from fastcore.script import call_parse, bool_arg, Param
+from tqdm.auto import tqdm
 from .config import Model, from_json, override, ConfigError
 from .data import get_batch
 from .models import load_model, add_lora
@@ -51,6 +52,7 @@ def evaluate_run(run_dir, # a run directory
                  split:str='test', # split to evaluate on
                  base:bool=True, # also evaluate the base model (step 0)
                  policy:Policy|None=None, # reuse a loaded policy
+                 progress:bool=True, # a progress bar over checkpoints × protocols
                  **overrides # config overrides, e.g. eval_size=500, markovian=False
                 )->pd.DataFrame:
     "Held-out accuracy and ln π(a|CoT), both protocols, for checkpoints of a run; appended to `eval.jsonl`."
@@ -59,13 +61,12 @@ def evaluate_run(run_dir, # a run directory
     if steps == 'best': sel = [best_step(run_dir)]
     elif steps in ('all', 'last'): sel = ck if steps == 'all' else ck[-1:]
     else: sel = list(steps)
-    rows = []
-    for step in ([0] if base else []) + [s for s in sel if s != 0]:
-        pol.load(step)
-        for greedy in (False, True):
-            line = heldout_eval(pol.model, pol.tok, pol.cfg, split, greedy, step) | dict(source='evaluate')
-            append_line(Path(run_dir) / 'eval.jsonl', line)
-            rows.append({k: v for k, v in line.items() if k != 'examples'})
+    rows, todo = [], [(s, g) for s in ([0] if base else []) + [s for s in sel if s != 0] for g in (False, True)]
+    for step, greedy in tqdm(todo, desc='evaluate', disable=not progress):
+        if not greedy: pol.load(step)    # each checkpoint's first protocol
+        line = heldout_eval(pol.model, pol.tok, pol.cfg, split, greedy, step) | dict(source='evaluate')
+        append_line(Path(run_dir) / 'eval.jsonl', line)
+        rows.append({k: v for k, v in line.items() if k != 'examples'})
     return pd.DataFrame(rows)
 
 def best_step(run_dir, protocol:str='sampled')->int:
@@ -98,7 +99,8 @@ def perturb(text:str, kind:str, frac:float, rng:random.Random)->str:
 @torch.no_grad()
 def perturbation_effects(pol:Policy, # a policy at the checkpoint to analyse
                          split:str='test',
-                         kinds=PERTURBATIONS, severities=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), seed:int=0)->pd.DataFrame:
+                         kinds=PERTURBATIONS, severities=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), seed:int=0,
+                         progress:bool=True)->pd.DataFrame: # a progress bar over perturbations × severities
     "Mean ln π(a|CoT) and accuracy under each perturbation and severity, and their drops from severity 0."
     m, tok, cfg = pol.model, pol.tok, pol.cfg
     eos, recs = eos_ids(m, tok), get_batch(cfg.task, split, cfg.seed, 0, cfg.task.eval_size)
@@ -108,12 +110,11 @@ def perturbation_effects(pol:Policy, # a policy at the checkpoint to analyse
                          pad_id=tok.pad_token_id, gen=gen)
     texts = [tok.decode(strip_eos(a, eos)) for a in cots]
     rows = []
-    for kind in kinds:
-        for f in severities:
-            rng = random.Random(hash_seed(seed, kind, f))
-            damaged = [cot_ids(tok, perturb(t, kind, f, rng)) for t in texts]
-            guesses, lnp = predict_answers(m, tok, cfg, recs, damaged, eos)
-            rows.append(dict(kind=kind, severity=f) | eval_summary(recs, guesses, lnp))
+    for kind, f in tqdm([(k, f) for k in kinds for f in severities], desc='perturbations', disable=not progress):
+        rng = random.Random(hash_seed(seed, kind, f))
+        damaged = [cot_ids(tok, perturb(t, kind, f, rng)) for t in texts]
+        guesses, lnp = predict_answers(m, tok, cfg, recs, damaged, eos)
+        rows.append(dict(kind=kind, severity=f) | eval_summary(recs, guesses, lnp))
     df = pd.DataFrame(rows)
     ref = df[df.severity == 0].set_index('kind')
     df['lnp_drop'] = [ref.loc[k, 'lnp'] - v for k, v in zip(df.kind, df.lnp)]

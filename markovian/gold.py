@@ -4,16 +4,17 @@
 
 # %% ../nbs/07_gold.ipynb #d6d884d4
 from __future__ import annotations
-import asyncio, hashlib, os, re
+import asyncio, os, re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from openai import AsyncOpenAI, OpenAIError
-from .data import Record
+from tqdm.auto import tqdm
+from .data import Record, record_key
 from .rundir import append_line, read_log
 
 # %% auto #0
-__all__ = ['GOLD_SYSTEM', 'RATE_SYSTEM', 'make_client', 'record_key', 'generate_gold_async', 'run_sync', 'generate_gold',
-           'parse_rating', 'rate_cots_async']
+__all__ = ['GOLD_SYSTEM', 'RATE_SYSTEM', 'make_client', 'generate_gold_async', 'run_sync', 'generate_gold', 'parse_rating',
+           'rate_cots_async']
 
 # %% ../nbs/07_gold.ipynb #c4db8b70
 def make_client(base_url:str|None=None, # OpenAI-compatible endpoint (None: the official API)
@@ -31,10 +32,6 @@ GOLD_SYSTEM = ('You explain how to solve problems. Given a question and its corr
                'leads from the question to the answer, step by step, in at most {words} words, using the numbers '
                'involved. Do not restate the question.')
 
-def record_key(r:Record)->str:
-    "Stable identity of a question/answer pair."
-    return hashlib.sha256(f'{r.question}\x00{r.answer}'.encode()).hexdigest()[:16]
-
 async def _gold_one(client, sem, model:str, r:Record, words:int, max_tokens:int)->dict:
     async with sem:
         resp = await client.chat.completions.create(model=model, max_tokens=max_tokens, temperature=0, messages=[
@@ -44,14 +41,16 @@ async def _gold_one(client, sem, model:str, r:Record, words:int, max_tokens:int)
     return dict(key=record_key(r), question=r.question, answer=r.answer, cot=cot, model=model)
 
 async def generate_gold_async(recs:list[Record], out, client:AsyncOpenAI, model:str='gpt-4o-mini', concurrency:int=8,
-                              words:int=60, max_tokens:int=200)->dict:
+                              words:int=60, max_tokens:int=200, progress:bool=True)->dict:
     "Append gold CoTs for the records not yet in `out`; return counts."
     done = {l['key'] for l in read_log(out)}
     todo = list({record_key(r): r for r in recs if record_key(r) not in done}.values())
     sem, failed = asyncio.Semaphore(concurrency), 0
-    for fut in asyncio.as_completed([_gold_one(client, sem, model, r, words, max_tokens) for r in todo]):
-        try: append_line(Path(out), await fut)
-        except OpenAIError: failed += 1
+    with tqdm(total=len(todo), desc='gold CoTs', disable=not progress) as bar:
+        for fut in asyncio.as_completed([_gold_one(client, sem, model, r, words, max_tokens) for r in todo]):
+            try: append_line(Path(out), await fut)
+            except OpenAIError: failed += 1
+            bar.update()
     return dict(requested=len(todo), written=len(todo) - failed, failed=failed, already=len(done))
 
 def run_sync(coro):

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 from .config import Algo
-from .reward import tail_logits, unwrap, at_least_fp32
+from .reward import tail_logits, unwrap, at_least_fp32, ReplayCache
 from .sampling import prompt_states
 
 # %% auto #0
@@ -124,10 +124,11 @@ def action_states(model, # policy (adapter state is the caller's)
                   pad_id:int)->ActionStates:
     "States predicting each action token, with the prompts run once and their KV cache repeated G-fold."
     m, G = unwrap(model), len(acts) // len(prompts)
-    hp, cache, pmask = prompt_states(m, prompts, pad_id)
-    if G > 1:
-        cache.batch_repeat_interleave(G)
-        hp, pmask = hp.repeat_interleave(G, 0), pmask.repeat_interleave(G, 0)
+    replay = getattr(m, 'is_gradient_checkpointing', False)
+    hp, cache, pmask = prompt_states(m, prompts, pad_id, ReplayCache() if replay else None)
+    if replay: cache = cache.repeated(G)
+    elif G > 1: cache.batch_repeat_interleave(G)
+    if G > 1: hp, pmask = hp.repeat_interleave(G, 0), pmask.repeat_interleave(G, 0)
     sizes = [len(a) for a in acts]
     A = pad_sequence([torch.tensor(a, device=m.device) for a in acts], batch_first=True, padding_value=pad_id)
     amask = padded(torch.ones(sum(sizes), device=m.device), sizes)
@@ -213,10 +214,15 @@ class ActionLogp(NamedTuple):
 
 def action_logp(model, prompts:list[list[int]], acts:list[list[int]], pad_id:int,
                 with_logits:bool=False, # also return the padded logits (for full-vocabulary loss terms)
+                temperature:float=1.0, # the sampling temperature: log-probs of softmax(z / T), as sampled
                )->ActionLogp:
     "Padded log-probs of the action tokens, from `target_logp` unless the full logits are asked for anyway."
     h, tgt, sizes, hp = action_states(model, prompts, acts, pad_id)
     head, mask = unwrap(model).get_output_embeddings(), padded(torch.ones_like(tgt, dtype=torch.float), sizes)
+    if temperature != 1.0:
+        if getattr(head, 'bias', None) is not None:
+            raise ValueError('sampling.temperature: a temperature other than 1 needs an LM head without bias')
+        h = h / temperature     # (h Wᵀ) / T = (h / T) Wᵀ: the head stays one (chunked) matmul
     logits = at_least_fp32(head(h)) if with_logits else None
     lp = gather_logp(logits, tgt) if with_logits else target_logp(head, h, tgt)
     return ActionLogp(padded(lp, sizes), mask, hp, None if logits is None else padded(logits, sizes))

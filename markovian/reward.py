@@ -10,12 +10,13 @@ import pandas as pd
 from peft import PeftModel
 from typing import NamedTuple
 from transformers import DynamicCache
+from transformers.cache_utils import Cache, DynamicLayer
 
 # %% auto #0
 __all__ = ['INSTRUCTIONS', 'COT_PREFIX', 'ANSWER_PREFIX', 'REDACTED', 'SLOT', 'template_parts', 'cot_prompt', 'answer_context',
-           'answer_ids', 'answer_sep', 'cot_ids', 'unwrap', 'Padded', 'pad_batch', 'at_least_fp32', 'common_prefix_len',
-           'shared_prefix_len', 'TailLogits', 'tail_logits', 'token_logprobs', 'score_answers', 'markovian_reward',
-           'cot_usefulness']
+           'answer_ids', 'answer_sep', 'cot_ids', 'ReplayCache', 'unwrap', 'Padded', 'pad_batch', 'at_least_fp32',
+           'common_prefix_len', 'shared_prefix_len', 'TailLogits', 'tail_logits', 'token_logprobs', 'score_answers',
+           'markovian_reward', 'cot_usefulness']
 
 # %% ../nbs/03_reward.ipynb #12ece5f1
 INSTRUCTIONS = dict(
@@ -71,6 +72,33 @@ def cot_ids(tok, cot:str)->list[int]:
     "Token ids of a handwritten CoT, spelled as if sampled right after `Reasoning:`."
     return tok(' ' + cot.strip(), add_special_tokens=False).input_ids
 
+# %% ../nbs/03_reward.ipynb #e1a0c002
+class _ReplayLayer(DynamicLayer):
+    "A cache layer with a fixed prefix; each update replaces what follows the prefix instead of appending to it."
+    def __init__(self, keys=None, values=None):
+        super().__init__()
+        self.prefix = (keys, values)
+        if keys is not None: self.keys, self.values, self.device, self.is_initialized = keys, values, keys.device, True
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized: self.lazy_initialization(key_states, value_states)
+        pk, pv = self.prefix
+        self.keys = key_states if pk is None else torch.cat([pk, key_states], -2)
+        self.values = value_states if pv is None else torch.cat([pv, value_states], -2)
+        return self.keys, self.values
+
+    def get_seq_length(self)->int: return 0 if self.prefix[0] is None else self.prefix[0].shape[-2]
+
+class ReplayCache(Cache):
+    "A KV cache that a replayed (checkpointed) layer can write twice: empty, or over a fixed prefix."
+    def __init__(self, prefix:list[tuple]|None=None): # per layer (keys, values); None: an empty cache to fill
+        if prefix is None: super().__init__(layer_class_to_replicate=_ReplayLayer)
+        else: super().__init__(layers=[_ReplayLayer(k, v) for k, v in prefix])
+
+    def repeated(self, G:int)->ReplayCache:
+        "A cache whose prefix is this cache's content, each row repeated G times."
+        return ReplayCache([(l.keys.repeat_interleave(G, 0), l.values.repeat_interleave(G, 0)) for l in self.layers])
+
 # %% ../nbs/03_reward.ipynb #c7516872
 def unwrap(model):
     "The transformers model inside a peft wrapper (LoRA layers stay in place)."
@@ -117,9 +145,11 @@ def _hidden(m, seqs:list[list[int]], shared:int, pad_id:int):
     if shared == 0: 
         ids, mask, pos = pad_batch(seqs, pad_id, 'right', dev)
         return m.base_model(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state
-    cache = DynamicCache(config=m.config)
+    replay = getattr(m, 'is_gradient_checkpointing', False)
+    cache = ReplayCache() if replay else DynamicCache(config=m.config)
     m.base_model(input_ids=torch.tensor([seqs[0][:shared]], device=dev), cache=cache, use_cache=True)
-    cache.batch_repeat_interleave(len(seqs))
+    if replay: cache = cache.repeated(len(seqs))
+    else: cache.batch_repeat_interleave(len(seqs))
     ids, mask, pos = pad_batch([s[shared:] for s in seqs], pad_id, 'right', dev)
     full = torch.cat([torch.ones(len(seqs), shared, dtype=mask.dtype, device=dev), mask], 1)
     out = m.base_model(input_ids=ids, attention_mask=full, position_ids=pos + shared, cache=cache, use_cache=True)

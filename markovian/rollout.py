@@ -68,7 +68,7 @@ def rollout(model, tok, cfg:RunConfig, recs:list[Record], gen:torch.Generator)->
     acts, ref = sample_with_reference(model, prompts, s.group_size, s.cot_length, s.temperature,
                                       s.ref_decoding == 'greedy', eos, tok.pad_token_id, gen)
     for i, r in enumerate(recs):
-        if r.cot is not None: acts[i * s.group_size:(i + 1) * s.group_size] = [cot_ids(tok, r.cot)] * s.group_size
+        if r.cot is not None: acts[i * s.group_size] = cot_ids(tok, r.cot)
     answers = [answer_ids(tok, r.answer, s.answer_length) for r in recs]
     return Rollout(recs, prompts, acts, ref, answers, s.group_size)
 

@@ -12,9 +12,10 @@ from peft import set_peft_model_state_dict
 from .config import RunConfig, from_json, to_json, ConfigError
 
 # %% auto #0
-__all__ = ['METRICS', 'SAMPLE_KEYS', 'LEGACY_KEYS', 'RESUMABLE', 'upgrade_line', 'append_line', 'read_log', 'truncate_log',
-           'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint', 'verify_checkpoint', 'list_checkpoints',
-           'latest_checkpoint', 'load_adapter', 'load_checkpoint', 'flat_config', 'config_diff', 'prepare_run_dir']
+__all__ = ['METRICS', 'SAMPLE_KEYS', 'LEGACY_KEYS', 'RESUMABLE', 'upgrade_line', 'append_line', 'write_json', 'read_log',
+           'truncate_log', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint', 'verify_checkpoint',
+           'list_checkpoints', 'latest_checkpoint', 'load_adapter', 'load_checkpoint', 'flat_config', 'config_diff',
+           'prepare_run_dir']
 
 # %% ../nbs/04d_rundir.ipynb #4f279a23
 METRICS = dict(
@@ -62,6 +63,15 @@ def append_line(path:Path, obj:dict):
         f.write(json.dumps(obj) + '\n')
         f.flush()
         os.fsync(f.fileno())
+
+def write_json(path:Path, obj):
+    "Write `obj` as JSON atomically: a temporary file, made durable, renamed over `path`."
+    tmp = Path(path).with_name(Path(path).name + '.tmp')
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
 
 # %% ../nbs/04d_rundir.ipynb #8392f621
 def read_log(path:Path)->list[dict]:
@@ -184,7 +194,8 @@ def load_checkpoint(ckpt:Path, model, opt, device:str='cpu')->tuple[dict, dict]:
     return st, load_file(Path(ckpt) / 'state.safetensors')
 
 # %% ../nbs/04d_rundir.ipynb #21a5edbf
-RESUMABLE = {'optim.steps', 'log.eval_every', 'log.checkpoint_every', 'log.wandb', 'log.log_samples'}
+RESUMABLE = {'optim.steps', 'log.eval_every', 'log.checkpoint_every', 'log.wandb', 'log.log_samples',
+             'log.verify_every'}
 
 def flat_config(cfg:RunConfig)->dict:
     "Config as {'section.field': value}."

@@ -49,10 +49,11 @@ def strip_eos(a:list[int], eos:set)->list[int]:
 
 # %% ../nbs/04a_sampling.ipynb #8c02e58f
 def prompt_states(m, # unwrapped causal LM
-                  prompts:list[list[int]], pad_id:int):
+                  prompts:list[list[int]], pad_id:int,
+                  cache=None): # the KV cache to fill (default: a new `DynamicCache`)
     "Last hidden state of each left-padded prompt, the prompts' KV cache and their mask."
     P, pmask, pos = pad_batch(prompts, pad_id, 'left', m.device)
-    cache = DynamicCache(config=m.config)
+    cache = DynamicCache(config=m.config) if cache is None else cache
     out = m.base_model(input_ids=P, attention_mask=pmask, position_ids=pos, cache=cache, use_cache=True)
     return out.last_hidden_state[:, -1], cache, pmask
 

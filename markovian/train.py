@@ -6,10 +6,12 @@
 from __future__ import annotations
 import argparse, builtins, ctypes, json, os, sys, time
 from collections import deque
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.nn.utils.rnn import pad_sequence
 from fastcore.basics import patch
 from fastcore.script import bool_arg
@@ -17,8 +19,9 @@ from tqdm.auto import tqdm
 from tqdm import tqdm as std_tqdm
 from .config import (RunConfig, make_config, to_json, ConfigError, PRESETS, config_from_params, field_flags,
                               field_docs, parse_value)
-from .data import Record, get_batch
-from .models import load_model, add_lora, make_optimizer, lora_compute, portable_name
+from .data import Record, get_batch, with_supplied_cots, random_observation
+from .models import (load_model, add_lora, make_optimizer, lora_compute, portable_name, check_runnable, rl_mode,
+                              frozen_hashes, moved_weights)
 from .reward import score_answers, unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, prompt_states
 from .rollout import Rollout, rollout, score_rollout, contexts
@@ -29,16 +32,30 @@ from .rundir import append_line, truncate_log, latest_checkpoint, prepare_run_di
 from .heldout import heldout_eval
 
 # %% auto #0
-__all__ = ['ALGORITHMS', 'init_distributed', 'start_wandb', 'release_heap', 'Advantages', 'group_advantages', 'value_advantages',
-           'ei_advantages', 'Algorithm', 'Trainer', 'SampleLosses', 'group_chunks', 'reward_stats', 'train',
-           'cli_parser', 'main']
+__all__ = ['ALGORITHMS', 'SAMPLE_COLUMNS', 'rank_device', 'init_distributed', 'start_wandb', 'release_heap', 'Advantages',
+           'group_advantages', 'value_advantages', 'ei_advantages', 'Algorithm', 'WeightsMoved', 'Trainer',
+           'SampleLosses', 'group_chunks', 'reward_stats', 'train', 'cli_parser', 'main']
 
 # %% ../nbs/04f_train.ipynb #c32aa859
-def init_distributed()->tuple[int, int]:
-    "Join the torchrun process group when there is one; return (rank, world size)."
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    if world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
+def rank_device(local_rank:int, # this process's rank on its node (torchrun's `LOCAL_RANK`)
+                n_gpus:int # GPUs visible to the process
+               )->str:
+    "This process's device: its own GPU on a node of GPUs, the CPU where there is none."
+    if n_gpus == 0: return 'cpu'
+    if local_rank >= n_gpus:
+        raise ConfigError(f'nproc_per_node: local rank {local_rank} has no GPU of its own ({n_gpus} visible); '
+                          f'launch at most {n_gpus} processes per node')
+    return f'cuda:{local_rank}'
+
+def init_distributed(device:str|None=None)->tuple[int, int, str]:
+    "Join the torchrun process group when there is one, bound to this rank's device; return (rank, world, device)."
+    world, local = int(os.environ.get('WORLD_SIZE', '1')), int(os.environ.get('LOCAL_RANK', '0'))
+    device = device or rank_device(local, torch.cuda.device_count())
+    cuda = device.startswith('cuda')
+    if cuda: torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group('nccl' if cuda else 'gloo', device_id=torch.device(device) if cuda else None)
+    return (dist.get_rank() if world > 1 else 0), world, device
 
 # %% ../nbs/04f_train.ipynb #ce06bf67
 def start_wandb(cfg:RunConfig):
@@ -98,14 +115,18 @@ ALGORITHMS = dict(grpo=Algorithm(group_advantages, pg_loss, value_head=False),
                   ei=Algorithm(ei_advantages, ei_loss, value_head=False))
 
 # %% ../nbs/04f_train.ipynb #d9da9b66
+class WeightsMoved(RuntimeError):
+    "A frozen base weight changed during a run."
+
 class Trainer:
     "Markovian CoT training: a policy with LoRA, its reference (adapter off), an optimiser and a run directory."
     def __init__(self, cfg:RunConfig, # the run
                  resume:bool=False, # continue the run in `cfg.log.run_dir` from its last complete checkpoint
                  model=None, tok=None, # a preloaded base model and tokenizer (default: load `cfg.model`)
-                 device:str|None=None):
-        self.cfg, self.device = cfg, device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        self.rank, self.world = init_distributed()
+                 device:str|None=None): # default: this rank's GPU (`LOCAL_RANK`), else the CPU
+        self.cfg = cfg
+        self.rank, self.world, self.device = init_distributed(device)
+        check_runnable(cfg.model, self.device)     # before anything is loaded or written
         if model is None: model, tok = load_model(cfg.model, self.device)
         torch.manual_seed(hash_seed(cfg.seed, 'init'))  # LoRA's A matrices: the same start for the same seed
         self.model, self.tok = add_lora(model, cfg.model), tok
@@ -115,9 +136,22 @@ class Trainer:
         self.opt = make_optimizer(self.params(), cfg.optim)
         self.ei_history = deque(maxlen=cfg.algo.ei_history)
         self.last_accuracy = None   # of the latest sampled-CoT evaluation, for the progress bar
+        self.ddp = None             # the data-parallel wrapper of the loss (several ranks), made at the first update
         self.run_dir = Path(cfg.log.run_dir)
+        self.base_hashes = self.check_base(resume)
         self.start_step = self.open_run(resume)
+        if self.rank == 0 and not resume: rundir.write_json(self.run_dir / 'base_weights.json', self.base_hashes)
         self.wandb = start_wandb(cfg) if cfg.log.wandb and self.rank == 0 else None
+
+    def check_base(self, resume:bool=False)->dict:
+        "Hashes of the frozen base weights, compared with the run's start: a change stops the run."
+        now, f = frozen_hashes(self.model), self.run_dir / 'base_weights.json'
+        start = getattr(self, 'base_hashes', None) or (json.loads(f.read_text()) if resume and f.exists() else now)
+        moved = moved_weights(now, start)
+        if moved:
+            raise WeightsMoved(f'log.verify_every: base weight {moved[0]} differs from the run\'s start '
+                               f'({len(moved)} tensor(s) moved); the run stops')
+        return now
 
     def new_value_head(self)->nn.Linear:
         "A linear value head on the last prompt state, starting at zero (the first advantages are the rewards)."
@@ -162,11 +196,21 @@ def open_run(self:Trainer, resume:bool)->int:
     return start
 
 # %% ../nbs/04f_train.ipynb #80b11449
+def _stream(cfg:RunConfig, step:int, n:int)->list[Record]:
+    "The step's `n` training questions: the stream's, or cycled from the first `debug.repeat_points` of it."
+    N = cfg.debug.repeat_points
+    if not N: return get_batch(cfg.task, 'train', cfg.seed, step, n)
+    pool = get_batch(cfg.task, 'train', cfg.seed, 0, N)
+    return [pool[(step * n + i) % N] for i in range(n)]
+
 @patch
 def batch(self:Trainer, step:int)->list[Record]:
-    "This rank's questions for `step`: a disjoint slice of the step's global batch."
-    q = self.cfg.optim.questions_per_step
-    return get_batch(self.cfg.task, 'train', self.cfg.seed, step, q * self.world)[self.rank * q:(self.rank + 1) * q]
+    "This rank's questions for `step`: a disjoint slice of the step's global batch, with the debug modes applied."
+    c, q = self.cfg, self.cfg.optim.questions_per_step
+    recs = _stream(c, step, q * self.world)[self.rank * q:(self.rank + 1) * q]
+    if c.debug.peek_every and step % c.debug.peek_every == 0: recs = with_supplied_cots(recs, c.task.cots)
+    if c.debug.random_observations: recs = [random_observation(self.tok, r, c.seed) for r in recs]
+    return recs
 
 # %% ../nbs/04f_train.ipynb #420ae0df
 @patch
@@ -178,9 +222,10 @@ def advantages(self:Trainer, ro:Rollout)->Advantages:
 @patch
 def reference_terms(self:Trainer, prompts, acts)->torch.Tensor:
     "The reference's padded log-probs of the CoT tokens — or, for the exact KL, its fp32 logits (no gradient)."
-    exact = self.cfg.algo.kl_estimator == 'exact'
+    exact, T = self.cfg.algo.kl_estimator == 'exact', self.cfg.sampling.temperature
+    rl_mode(self.model)
     with torch.no_grad(), self.model.disable_adapter():
-        out = action_logp(self.model, prompts, acts, self.tok.pad_token_id, with_logits=exact)
+        out = action_logp(self.model, prompts, acts, self.tok.pad_token_id, with_logits=exact, temperature=T)
     return out.logits if exact else out.logp
 
 # %% ../nbs/04f_train.ipynb #bffdfb2a
@@ -216,8 +261,9 @@ def sample_losses(self:Trainer, ro:Rollout, idx:list[int], adv:Advantages,
     assert _whole_groups(idx, G), 'idx must hold whole groups'
     acts, prompts = [ro.actions[i] for i in idx], [ro.prompts[i // G] for i in idx[::G]]
     ref = self.reference_terms(prompts, acts) if a.kl_coef > 0 else None   # before the policy's graph holds memory
-    self.model.train()
-    logp, mask, hid, logits = action_logp(self.model, prompts, acts, self.tok.pad_token_id, with_logits=needs_logits(a))
+    rl_mode(self.model)
+    logp, mask, hid, logits = action_logp(self.model, prompts, acts, self.tok.pad_token_id, with_logits=needs_logits(a),
+                                          temperature=self.cfg.sampling.temperature)
     old = logp.detach() if old_logp is None else old_logp[idx][:, :logp.shape[1]]
     parts = {}
     parts['pg'], clip_frac = self.algorithm.policy_loss(logp, old, adv.adv[idx], mask, a.clip_eps)
@@ -233,14 +279,32 @@ def sample_losses(self:Trainer, ro:Rollout, idx:list[int], adv:Advantages,
     return SampleLosses(loss, logged, _padded_to(logp.detach(), old_logp))
 
 # %% ../nbs/04f_train.ipynb #42e10f86
+class _LossModule(nn.Module):
+    "The trainer's `sample_losses` as one module call: what `DistributedDataParallel` wraps."
+    def __init__(self, tr):
+        super().__init__()
+        self.model, self.value_head, self._tr = tr.model, tr.value_head, [tr]   # a list: the trainer is no submodule
+
+    def forward(self, *args)->SampleLosses: return self._tr[0].sample_losses(*args)
+
 @patch
-def sync_grads(self:Trainer):
-    "Average gradients across ranks (a no-op in one process)."
-    if self.world == 1: return
-    for p in self.params():
-        if p.grad is None: p.grad = torch.zeros_like(p)
-        dist.all_reduce(p.grad)
-        p.grad /= self.world
+def data_parallel(self:Trainer)->DistributedDataParallel:
+    "The loss wrapped in `DistributedDataParallel` (made at the first call)."
+    if self.ddp is None:
+        ids = [self.device] if self.device.startswith('cuda') else None
+        self.ddp = DistributedDataParallel(_LossModule(self), device_ids=ids, init_sync=False)
+    return self.ddp
+
+@patch
+def loss_backward(self:Trainer, ro:Rollout, idx:list[int], adv:Advantages, old_logp:torch.Tensor|None,
+                  sync:bool=True)->SampleLosses: # sync: average across ranks now (the last micro-batch)
+    "Loss of samples `idx` and its backward pass (none in a dry run); across ranks through `DistributedDataParallel`."
+    dry, many = self.cfg.debug.dry_run, self.world > 1
+    loss_fn = self.data_parallel() if many else self.sample_losses
+    with nullcontext() if sync or not many else self.data_parallel().no_sync():
+        with lora_compute(self.model), torch.set_grad_enabled(not dry): out = loss_fn(ro, idx, adv, old_logp)
+        if not dry: out.loss.backward()     # outside autocast, as it asks
+    return out
 
 # %% ../nbs/04f_train.ipynb #d6886273
 def group_chunks(n_groups:int, G:int, k:int)->list[list[int]]:
@@ -253,16 +317,16 @@ def update(self:Trainer, ro:Rollout, adv:Advantages)->dict:
     "PPO epochs of gradient steps on one rollout; return the loss parts, the total and the gradient norm."
     o, epochs, old, sums = self.cfg.optim, self.cfg.algo.ppo_epochs, None, {}
     max_norm = o.max_grad_norm if o.max_grad_norm > 0 else float('inf')
+    chunks, gn = group_chunks(len(ro.actions) // ro.group_size, ro.group_size, o.grad_accum), torch.zeros(())
     for epoch in range(epochs):
         self.opt.zero_grad(set_to_none=True)
         new_old = []
-        for idx in group_chunks(len(ro.actions) // ro.group_size, ro.group_size, o.grad_accum):
-            with lora_compute(self.model): loss, parts, lp = self.sample_losses(ro, idx, adv, old)
-            loss.backward()
+        for k, idx in enumerate(chunks):
+            _, parts, lp = self.loss_backward(ro, idx, adv, old, sync=k == len(chunks) - 1)
             new_old.append(lp)
-            for k, v in parts.items(): sums[k] = sums.get(k, 0.) + v / epochs
+            for name, v in parts.items(): sums[name] = sums.get(name, 0.) + v / epochs
         if old is None: old = pad_sequence([r for c in new_old for r in c], batch_first=True)
-        self.sync_grads()
+        if self.cfg.debug.dry_run: continue      # sampled, scored and logged; the weights stay
         gn = torch.nn.utils.clip_grad_norm_(self.params(), max_norm)
         self.opt.step()
     self.model.eval()
@@ -320,6 +384,17 @@ def log(self:Trainer, obj:dict):
     else: sc = obj.get('metrics', {})
     self.wandb.log(sc, step=obj['step'])
 
+SAMPLE_COLUMNS = ['step', 'question', 'answer', 'cot', 'lnp', 'reward', 'advantage', 'ref_cot', 'ref_lnp']
+
+@patch
+def log_table(self:Trainer, line:dict):
+    "Mirror a step's samples to wandb as a table, one row per CoT (at each evaluation)."
+    if not self.wandb or not line.get('samples'): return
+    import wandb
+    rows = [[line['step'], s['question'], s['answer'], c, l, r, a, s['ref_cot'], s['ref_lnp']]
+            for s in line['samples'] for c, l, r, a in zip(s['cots'], s['lnp'], s['rewards'], s['advantages'])]
+    self.wandb.log({'samples': wandb.Table(columns=SAMPLE_COLUMNS, data=rows)}, step=line['step'])
+
 # %% ../nbs/04f_train.ipynb #db4fad1f
 @patch
 def evaluate(self:Trainer, split:str='test', greedy_cot:bool=False, step:int=0)->dict:
@@ -352,15 +427,23 @@ def fit(self:Trainer, progress:bool|str=True)->Path: # True: tqdm.auto's bar, 't
     c, n = self.cfg.log, self.cfg.optim.steps
     if self.start_step == 0: self.run_evals(0)
     bar = self.progress_bar(progress, n)
-    for step in bar:
-        line = self.step(step)
-        self.log(line)
-        acc = {} if self.last_accuracy is None else dict(accuracy=f'{self.last_accuracy:.2f}')
-        bar.set_postfix(reward=f"{line['metrics']['reward']:.3f}", kl=f"{line['metrics'].get('kl', 0):.4f}", **acc,
-                        refresh=False)
-        if step == n or (c.eval_every and step % c.eval_every == 0): self.run_evals(step, final=step == n)
-        if (step % c.checkpoint_every == 0 or step == n) and self.rank == 0: self.save_checkpoint(step)
-        if self.world > 1: dist.barrier()
+    try:
+        for step in bar:
+            line = self.step(step)
+            self.log(line)
+            acc = {} if self.last_accuracy is None else dict(accuracy=f'{self.last_accuracy:.2f}')
+            bar.set_postfix(reward=f"{line['metrics']['reward']:.3f}", kl=f"{line['metrics'].get('kl', 0):.4f}",
+                            **acc, refresh=False)
+            if step == n or (c.eval_every and step % c.eval_every == 0):
+                self.run_evals(step, final=step == n)
+                self.log_table(line)
+            if c.verify_every and step % c.verify_every == 0: self.check_base()
+            if (step % c.checkpoint_every == 0 or step == n) and self.rank == 0: self.save_checkpoint(step)
+            if self.world > 1: dist.barrier()
+    except BaseException:
+        if self.wandb: self.wandb.finish(exit_code=1)
+        raise
+    if self.wandb: self.wandb.finish()
     return self.run_dir
 
 # %% ../nbs/04f_train.ipynb #dd746802
@@ -404,7 +487,8 @@ def main(argv:list[str]|None=None):
     a = vars(cli_parser(preset if preset in PRESETS else 'smollm2').parse_args(argv))
     run = dict(model=a.pop('model'), resume=a.pop('resume'), config=a.pop('config'), overrides=a.pop('set'))
     try: train(**run, **a)
-    except (ConfigError, FileExistsError, FileNotFoundError, NotADirectoryError, ImportError, ValueError) as e:
+    except (ConfigError, FileExistsError, FileNotFoundError, NotADirectoryError, ImportError, ValueError,
+            WeightsMoved) as e:
         sys.exit(f'error: {e}')  # one line, no traceback
 
 if __name__ == '__main__' and not getattr(builtins, '__IPYTHON__', False): main()
