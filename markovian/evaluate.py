@@ -11,12 +11,12 @@ from fastcore.script import call_parse, bool_arg, Param
 from tqdm.auto import tqdm
 from .config import Model, from_json, override, ConfigError
 from .data import get_batch
-from .models import load_model, add_lora
+from .models import load_model, add_lora, lora_compute
 from .reward import cot_ids, answer_ids, score_answers, markovian_reward
-from .sampling import eos_ids, strip_eos, hash_seed, sample_tokens
-from .rollout import run_prompt, run_context
+from .sampling import eos_ids, strip_eos, hash_seed
+from .rollout import run_context
 from .rundir import read_log, append_line, list_checkpoints, load_adapter
-from .heldout import heldout_eval, predict_answers, eval_summary
+from .heldout import heldout_eval, heldout_cots, predict_answers, eval_summary
 
 # %% auto #0
 __all__ = ['PERTURBATIONS', 'Policy', 'evaluate_run', 'best_step', 'perturb', 'perturbation_effects', 'fragility_table',
@@ -104,17 +104,15 @@ def perturbation_effects(pol:Policy, # a policy at the checkpoint to analyse
     "Mean ln π(a|CoT) and accuracy under each perturbation and severity, and their drops from severity 0."
     m, tok, cfg = pol.model, pol.tok, pol.cfg
     eos, recs = eos_ids(m, tok), get_batch(cfg.task, split, cfg.seed, 0, cfg.task.eval_size)
-    gen = torch.Generator(pol.device).manual_seed(hash_seed(cfg.seed, 'perturb', split, pol.step))
-    prompts = [run_prompt(tok, cfg, r.question) for r in recs]
-    cots = sample_tokens(m, prompts, 1, cfg.sampling.cot_length, cfg.sampling.temperature, eos_ids=eos,
-                         pad_id=tok.pad_token_id, gen=gen)
-    texts = [tok.decode(strip_eos(a, eos)) for a in cots]
     rows = []
-    for kind, f in tqdm([(k, f) for k in kinds for f in severities], desc='perturbations', disable=not progress):
-        rng = random.Random(hash_seed(seed, kind, f))
-        damaged = [cot_ids(tok, perturb(t, kind, f, rng)) for t in texts]
-        guesses, lnp = predict_answers(m, tok, cfg, recs, damaged, eos)
-        rows.append(dict(kind=kind, severity=f) | eval_summary(recs, guesses, lnp))
+    with lora_compute(m):      # the held-out evaluation's protocol: its CoTs, used as sampled at severity 0
+        cots = heldout_cots(m, tok, cfg, recs, split, False, pol.step)
+        texts = [tok.decode(strip_eos(a, eos)) for a in cots]
+        for kind, f in tqdm([(k, f) for k in kinds for f in severities], desc='perturbations', disable=not progress):
+            rng = random.Random(hash_seed(seed, kind, f))
+            damaged = cots if f == 0 else [cot_ids(tok, perturb(t, kind, f, rng)) for t in texts]
+            guesses, lnp = predict_answers(m, tok, cfg, recs, damaged, eos)
+            rows.append(dict(kind=kind, severity=f) | eval_summary(recs, guesses, lnp))
     df = pd.DataFrame(rows)
     ref = df[df.severity == 0].set_index('kind')
     df['lnp_drop'] = [ref.loc[k, 'lnp'] - v for k, v in zip(df.kind, df.lnp)]

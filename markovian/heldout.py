@@ -5,6 +5,7 @@
 # %% ../nbs/04e_heldout.ipynb #167d223c
 from __future__ import annotations
 import re
+from statistics import NormalDist
 from contextlib import nullcontext
 import numpy as np, torch
 from .config import RunConfig
@@ -12,11 +13,11 @@ from .data import Record, get_batch, normalize_number
 from .models import lora_compute
 from .reward import answer_ids, score_answers, unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, sample_tokens
-from .rollout import run_prompt, contexts
+from .rollout import run_prompt, contexts, copy_rate
 
 # %% auto #0
-__all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'eval_summary', 'scorer_context',
-           'predict_answers', 'heldout_eval']
+__all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci', 'eval_summary',
+           'scorer_context', 'predict_answers', 'heldout_cots', 'heldout_eval']
 
 # %% ../nbs/04e_heldout.ipynb #7b4667a7
 _NUM = re.compile(r'-?\d[\d,]*(?:\.\d+)?')
@@ -50,11 +51,28 @@ def bootstrap_ci(x, # per-item values
     means = sums[pick].sum(1) / counts[pick].sum(1)
     return [float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))]
 
+# %% ../nbs/04e_heldout.ipynb #e4e0a011
+def wilson_ci(p:float, # observed share of successes
+              n:int, # independent trials
+              level:float=0.95)->list[float]:
+    "Wilson score interval of a proportion: never degenerate, sensible at 0 and 1."
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    shrink = 1 + z * z / n
+    mid, half = (p + z * z / (2 * n)) / shrink, z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / shrink
+    return [float(max(0., mid - half)), float(min(1., mid + half))]
+
 # %% ../nbs/04e_heldout.ipynb #ad40db80
+def accuracy_ci(ok:list[float], qs:list[str])->list[float]:
+    "Question-level bootstrap CI of the accuracy; Wilson over distinct questions where the bootstrap degenerates."
+    ci = bootstrap_ci(ok, qs)
+    if ci[0] < ci[1]: return ci
+    per_q = [np.mean([o for o, q in zip(ok, qs) if q == u]) for u in dict.fromkeys(qs)]
+    return wilson_ci(float(np.mean(per_q)), len(per_q))
+
 def eval_summary(recs:list[Record], guesses:list, lnp:list)->dict:
-    "Accuracy and mean ln π with question-level bootstrap CIs."
+    "Accuracy and mean ln π with question-level CIs."
     ok, qs = [float(g == normalize_number(r.answer)) for g, r in zip(guesses, recs)], [r.question for r in recs]
-    return dict(n=len(recs), n_questions=len(set(qs)), accuracy=float(np.mean(ok)), accuracy_ci=bootstrap_ci(ok, qs),
+    return dict(n=len(recs), n_questions=len(set(qs)), accuracy=float(np.mean(ok)), accuracy_ci=accuracy_ci(ok, qs),
                 lnp=float(np.mean(lnp)), lnp_ci=bootstrap_ci(lnp, qs))
 
 # %% ../nbs/04e_heldout.ipynb #24d9abbd
@@ -73,6 +91,17 @@ def predict_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list
         lnp = score_answers(model, tok, ctx, ans)[cfg.reward.reduce].tolist()
     return [extract_answer(tok.decode(strip_eos(p, eos)), r.answer) for p, r in zip(preds, recs)], lnp
 
+# %% ../nbs/04e_heldout.ipynb #e4e0a002
+@torch.no_grad()
+def heldout_cots(model, tok, cfg:RunConfig, recs:list[Record], split:str, greedy_cot:bool, step:int)->list[list[int]]:
+    "The CoT ids an evaluation of `split` at `step` samples for `recs` (inside the caller's `lora_compute`)."
+    gen = torch.Generator(unwrap(model).device).manual_seed(hash_seed(cfg.seed, 'eval', split, step))
+    prompts = [run_prompt(tok, cfg, r.question) for r in recs]
+    model.eval()
+    s = cfg.sampling
+    return sample_tokens(model, prompts, 1, s.cot_length, None if greedy_cot else s.temperature,
+                         eos_ids=eos_ids(model, tok), pad_id=tok.pad_token_id, gen=gen)
+
 # %% ../nbs/04e_heldout.ipynb #54beb062
 @torch.no_grad()
 def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, run config
@@ -82,14 +111,11 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
     "Held-out accuracy of answers predicted from the CoT alone, and mean ln π(a|CoT), with bootstrap CIs."
     c, eos = cfg, eos_ids(model, tok)
     recs = get_batch(c.task, split, c.seed, 0, c.task.eval_size)
-    gen = torch.Generator(unwrap(model).device).manual_seed(hash_seed(c.seed, 'eval', split, step))
-    prompts = [run_prompt(tok, c, r.question) for r in recs]
-    model.eval()
     with lora_compute(model):   # the adapter at the precision it trains in
-        cots = sample_tokens(model, prompts, 1, c.sampling.cot_length, None if greedy_cot else c.sampling.temperature,
-                             eos_ids=eos, pad_id=tok.pad_token_id, gen=gen)
+        cots = heldout_cots(model, tok, c, recs, split, greedy_cot, step)
         guesses, lnp = predict_answers(model, tok, c, recs, cots, eos)
     ex = [dict(question=r.question, answer=r.answer, cot=tok.decode(strip_eos(a, eos)), predicted=g, lnp=l)
           for r, a, g, l in zip(recs, cots, guesses, lnp)]
     head = dict(step=step, eval=True, split=split, protocol='greedy' if greedy_cot else 'sampled')
-    return head | eval_summary(recs, guesses, lnp) | dict(examples=ex)
+    copy = dict(copy_rate=copy_rate([r.question for r in recs], [e['cot'] for e in ex]))
+    return head | eval_summary(recs, guesses, lnp) | copy | dict(examples=ex)

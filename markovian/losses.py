@@ -9,7 +9,7 @@ from typing import NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 from .config import Algo
-from .reward import tail_logits, unwrap, at_least_fp32, ReplayCache
+from .reward import tail_logits, unwrap, at_least_fp32, ReplayCache, is_checkpointing
 from .sampling import prompt_states
 
 # %% auto #0
@@ -124,7 +124,7 @@ def action_states(model, # policy (adapter state is the caller's)
                   pad_id:int)->ActionStates:
     "States predicting each action token, with the prompts run once and their KV cache repeated G-fold."
     m, G = unwrap(model), len(acts) // len(prompts)
-    replay = getattr(m, 'is_gradient_checkpointing', False)
+    replay = is_checkpointing(m)
     hp, cache, pmask = prompt_states(m, prompts, pad_id, ReplayCache() if replay else None)
     if replay: cache = cache.repeated(G)
     elif G > 1: cache.batch_repeat_interleave(G)

@@ -189,7 +189,9 @@ def enable_checkpointing(model):
     "Recompute each decoder layer's activations in the backward pass, keeping the (write-idempotent) KV cache."
     if not getattr(model, 'supports_gradient_checkpointing', False):
         raise ConfigError(f'model.gradient_checkpointing: {type(model).__name__} does not support it')
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
+    kw = dict(use_reentrant=False)
+    if hasattr(model, 'activation_checkpointing_enable'): model.activation_checkpointing_enable(kw)   # transformers ≥ 5.2x
+    else: model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw)
     for m in model.modules():
         if isinstance(m, GradientCheckpointingLayer): m._can_checkpoint_with_cache = True
     return model

@@ -11,12 +11,13 @@ from peft import PeftModel
 from typing import NamedTuple
 from transformers import DynamicCache
 from transformers.cache_utils import Cache, DynamicLayer
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 # %% auto #0
 __all__ = ['INSTRUCTIONS', 'COT_PREFIX', 'ANSWER_PREFIX', 'REDACTED', 'SLOT', 'template_parts', 'cot_prompt', 'answer_context',
-           'answer_ids', 'answer_sep', 'cot_ids', 'ReplayCache', 'unwrap', 'Padded', 'pad_batch', 'at_least_fp32',
-           'common_prefix_len', 'shared_prefix_len', 'TailLogits', 'tail_logits', 'token_logprobs', 'score_answers',
-           'markovian_reward', 'cot_usefulness']
+           'answer_ids', 'answer_sep', 'cot_ids', 'is_checkpointing', 'ReplayCache', 'unwrap', 'Padded', 'pad_batch',
+           'at_least_fp32', 'common_prefix_len', 'shared_prefix_len', 'TailLogits', 'tail_logits', 'token_logprobs',
+           'score_answers', 'markovian_reward', 'cot_usefulness']
 
 # %% ../nbs/03_reward.ipynb #12ece5f1
 INSTRUCTIONS = dict(
@@ -89,6 +90,10 @@ class _ReplayLayer(DynamicLayer):
 
     def get_seq_length(self)->int: return 0 if self.prefix[0] is None else self.prefix[0].shape[-2]
 
+def is_checkpointing(m)->bool:
+    "Whether `m`'s decoder layers recompute their activations in the backward pass."
+    return any(isinstance(x, GradientCheckpointingLayer) and x.gradient_checkpointing for x in m.modules())
+
 class ReplayCache(Cache):
     "A KV cache that a replayed (checkpointed) layer can write twice: empty, or over a fixed prefix."
     def __init__(self, prefix:list[tuple]|None=None): # per layer (keys, values); None: an empty cache to fill
@@ -145,7 +150,7 @@ def _hidden(m, seqs:list[list[int]], shared:int, pad_id:int):
     if shared == 0: 
         ids, mask, pos = pad_batch(seqs, pad_id, 'right', dev)
         return m.base_model(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state
-    replay = getattr(m, 'is_gradient_checkpointing', False)
+    replay = is_checkpointing(m)
     cache = ReplayCache() if replay else DynamicCache(config=m.config)
     m.base_model(input_ids=torch.tensor([seqs[0][:shared]], device=dev), cache=cache, use_cache=True)
     if replay: cache = cache.repeated(len(seqs))

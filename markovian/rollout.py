@@ -13,7 +13,7 @@ from .reward import cot_prompt, answer_context, answer_ids, cot_ids, score_answe
 from .sampling import eos_ids, strip_eos, sample_with_reference
 
 # %% auto #0
-__all__ = ['Rollout', 'run_prompt', 'run_context', 'contexts', 'rollout', 'score_rollout']
+__all__ = ['Rollout', 'run_prompt', 'run_context', 'contexts', 'copies_question', 'copy_rate', 'rollout', 'score_rollout']
 
 # %% ../nbs/04b_rollout.ipynb #cfd6b830
 @dataclass
@@ -58,6 +58,17 @@ def contexts(tok, cfg:RunConfig, recs:list[Record], acts:list[list[int]], eos:se
     "Answer-prompt ids for each action; `acts` is grouped by record."
     g = len(acts) // len(recs)
     return [run_context(tok, cfg, strip_eos(a, eos), recs[i // g].question) for i, a in enumerate(acts)]
+
+# %% ../nbs/04b_rollout.ipynb #b4c0a002
+def copies_question(question:str, cot:str)->bool:
+    "Whether `cot` contains `question` verbatim (whitespace-normalised)."
+    norm = lambda s: ' '.join(s.split())
+    return norm(question) in norm(cot)
+
+def copy_rate(questions:list[str], cots:list[str])->float:
+    "Share of CoTs that contain their question verbatim; `cots` grouped by question, the same number for each."
+    G = len(cots) // len(questions)
+    return sum(copies_question(questions[i // G], c) for i, c in enumerate(cots)) / len(cots)
 
 # %% ../nbs/04b_rollout.ipynb #59d63f83
 def rollout(model, tok, cfg:RunConfig, recs:list[Record], gen:torch.Generator)->Rollout:

@@ -38,6 +38,7 @@ METRICS = dict(
     time_generate='seconds sampling CoTs and CoTs′', time_score='seconds scoring them',
     time_update='seconds in the update',
     tokens_per_s='CoT and CoT′ tokens sampled per second', cot_tokens='mean CoT length in tokens (EOS included)',
+    copy_rate='share of the step\'s CoTs that contain their question verbatim (whitespace-normalised)',
 )
 SAMPLE_KEYS = dict(question='the question', answer='the gold answer', ref_cot='the reference CoT′',
                    ref_lnp='its ln π′(answer | CoT′)', cots='the G policy CoTs', lnp='their ln π(answer | CoT)',

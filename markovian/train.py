@@ -24,7 +24,7 @@ from .models import (load_model, add_lora, make_optimizer, lora_compute, portabl
                               frozen_hashes, moved_weights)
 from .reward import score_answers, unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, prompt_states
-from .rollout import Rollout, rollout, score_rollout, contexts
+from .rollout import Rollout, rollout, score_rollout, contexts, copy_rate
 from .losses import (standardize, ei_keep_mask, pg_loss, ei_loss, PolicyLoss, kl_term, entropy,
                               needs_logits, action_logp)
 from . import rundir
@@ -140,7 +140,8 @@ class Trainer:
         self.run_dir = Path(cfg.log.run_dir)
         self.base_hashes = self.check_base(resume)
         self.start_step = self.open_run(resume)
-        if self.rank == 0 and not resume: rundir.write_json(self.run_dir / 'base_weights.json', self.base_hashes)
+        hashes = self.run_dir / 'base_weights.json'   # written at a run's start (or when an older run lacks it)
+        if self.rank == 0 and not (resume and hashes.exists()): rundir.write_json(hashes, self.base_hashes)
         self.wandb = start_wandb(cfg) if cfg.log.wandb and self.rank == 0 else None
 
     def check_base(self, resume:bool=False)->dict:
@@ -290,9 +291,8 @@ class _LossModule(nn.Module):
 @patch
 def data_parallel(self:Trainer)->DistributedDataParallel:
     "The loss wrapped in `DistributedDataParallel` (made at the first call)."
-    if self.ddp is None:
-        ids = [self.device] if self.device.startswith('cuda') else None
-        self.ddp = DistributedDataParallel(_LossModule(self), device_ids=ids, init_sync=False)
+    if self.ddp is None:   # device_ids=None: the inputs (a Rollout) are on the device already, nothing to move
+        self.ddp = DistributedDataParallel(_LossModule(self), device_ids=None, init_sync=False)
     return self.ddp
 
 @patch
@@ -368,7 +368,9 @@ def step(self:Trainer, step:int)->dict:
     n_cot, n_ref = sum(map(len, ro.actions)), sum(map(len, ro.ref_actions))      # log
     times = dict(time_generate=t1 - t0, time_score=t2 - t1, time_update=t3 - t2,
                  tokens_per_s=(n_cot + n_ref) / max(t1 - t0, 1e-9), cot_tokens=n_cot / len(ro.actions))
-    m = parts | adv.stats | reward_stats(ro, adv.adv) | times
+    cots = [self.tok.decode(strip_eos(a, self.eos)) for a in ro.actions]
+    copy = dict(copy_rate=copy_rate([r.question for r in ro.records], cots))
+    m = parts | adv.stats | reward_stats(ro, adv.adv) | times | copy
     out = dict(step=step, metrics=m, samples=self.samples(ro, adv.adv) if self.cfg.log.log_samples else [])
     release_heap()
     return out
@@ -403,9 +405,9 @@ def evaluate(self:Trainer, split:str='test', greedy_cot:bool=False, step:int=0)-
 
 @patch
 def run_evals(self:Trainer, step:int, final:bool=False):
-    "Evaluation lines for `step`, both protocols: test before the first and after the last step, validation between."
+    "Evaluation lines for `step`, both protocols: test before the first step, validation between, both after the last."
     if self.rank != 0: return
-    for split in (['test'] if step == 0 or final else ['validation']):
+    for split in ['test'] if step == 0 else ['validation', 'test'] if final else ['validation']:
         for greedy in (False, True):
             line = self.evaluate(split, greedy, step)
             self.log(line)
