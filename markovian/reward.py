@@ -56,7 +56,10 @@ def answer_context(tok, cot_ids, # tokenizer; the CoT's token ids as sampled
 
 def answer_ids(tok, answer:str, max_len:int=64)->list[int]:
     "Token ids of the answer as it follows `Answer:` and its separator."
-    ids = tok(' ' + answer.strip(), add_special_tokens=False).input_ids[len(answer_sep(tok)):]
+    sep, ids = answer_sep(tok), tok(' ' + answer.strip(), add_special_tokens=False).input_ids
+    if tuple(ids[:len(sep)]) == sep: ids = ids[len(sep):]                 # ' 12' → ' ', '1', '2': the digits
+    else: ids = tok(answer.strip(), add_special_tokens=False).input_ids   # ' hello' is one token: spell 'hello'
+    if not ids: raise ValueError(f'answer: {answer!r} has no tokens to score')
     if len(ids) > max_len:
         raise ValueError(f'sampling.answer_length: the answer {answer[:40]!r} needs {len(ids)} tokens, '
                          f'more than {max_len}')
