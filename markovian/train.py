@@ -328,6 +328,9 @@ def update(self:Trainer, ro:Rollout, adv:Advantages)->dict:
         if old is None: old = pad_sequence([r for c in new_old for r in c], batch_first=True)
         if self.cfg.debug.dry_run: continue      # sampled, scored and logged; the weights stay
         gn = torch.nn.utils.clip_grad_norm_(self.params(), max_norm)
+        if not torch.isfinite(gn):   # a NaN would poison the adapter for good: stop with the weights as they were
+            raise FloatingPointError(f'loss: non-finite gradient (norm {float(gn)}; rewards {ro.reward.tolist()}); '
+                                     'the weights were not updated, the last checkpoint is intact')
         self.opt.step()
     self.model.eval()
     return sums | dict(grad_norm=float(gn), loss=sum(v for k, v in sums.items() if k != 'clip_frac'))
@@ -490,7 +493,7 @@ def main(argv:list[str]|None=None):
     run = dict(model=a.pop('model'), resume=a.pop('resume'), config=a.pop('config'), overrides=a.pop('set'))
     try: train(**run, **a)
     except (ConfigError, FileExistsError, FileNotFoundError, NotADirectoryError, ImportError, ValueError,
-            WeightsMoved) as e:
+            WeightsMoved, FloatingPointError) as e:
         sys.exit(f'error: {e}')  # one line, no traceback
 
 if __name__ == '__main__' and not getattr(builtins, '__IPYTHON__', False): main()
