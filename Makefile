@@ -7,7 +7,7 @@ RUN ?= runs/smollm2
 FIGURES ?= figures
 TRAIN_ARGS ?=
 
-.PHONY: install train test readme analysis e2e
+.PHONY: install train test readme analysis sweep e2e
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,15 @@ readme: $(STAMP)
 analysis: $(STAMP)
 	test -f runs/smollm2-nm/checkpoints/step-000070/manifest.json || $(BIN)/python -m markovian.train --markovian False --run_dir runs/smollm2-nm --resume true
 	$(BIN)/papermill nbs/analysis.ipynb runs/analysis.ipynb --cwd . -p run_dir $(RUN) -p nm_run_dir runs/smollm2-nm
+
+# A sweep of arms × seeds through the papermill sweep notebook (default: the paper's five arms × 3 seeds on the main
+# job's config); resumable: the same command skips finished runs. SWEEP_ARGS passes papermill parameters, e.g.
+# make sweep SWEEP=runs/two-seeds SWEEP_ARGS='-y "{seeds: [0, 1], common: steps=40}"'
+SWEEP ?= runs/sweep
+SWEEP_ARGS ?=
+sweep: $(STAMP)
+	mkdir -p $(SWEEP)
+	$(BIN)/papermill nbs/sweep.ipynb $(SWEEP)/sweep.ipynb --cwd . --log-output -p sweep_dir $(SWEEP) $(SWEEP_ARGS)
 
 # Browser check of the widgets: a real JupyterLab on 127.0.0.1 and Debian's headless chromium driven by playwright-core.
 # Installs chromium (apt) and playwright-core (npm) when missing. `make e2e E2E_OUT=figures` refreshes the documentation pictures.

@@ -10,8 +10,8 @@ from fastcore.docments import docments
 from dataclasses import dataclass, field, fields, asdict, replace
 
 # %% auto #0
-__all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'ConfigError', 'F', 'Model', 'Task', 'Sampling', 'Reward', 'Algo',
-           'Optim', 'Log', 'Debug', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json',
+__all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'TASK_PRESETS', 'ConfigError', 'F', 'Model', 'Task', 'Sampling', 'Reward',
+           'Algo', 'Optim', 'Log', 'Debug', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json',
            'parse_value', 'parse_assignments', 'read_config', 'config_from_params', 'field_flags', 'field_docs']
 
 # %% ../nbs/00_config.ipynb #1a4d0694
@@ -71,14 +71,21 @@ class Model(_Section):
 
 @dataclass(frozen=True)
 class Task(_Section):
-    "What questions are asked: generated arithmetic or GSM8K."
-    name:str = F('arithmetic', choices=('arithmetic', 'gsm8k'))  # the task
+    "What questions are asked: generated arithmetic, or question/answer rows of a dataset."
+    name:str = F('arithmetic', choices=('arithmetic', 'gsm8k', 'svamp', 'arc', 'mmlu', 'qa'))  # the task
     num_terms:int = F(2, lo=2, hi=100)  # arithmetic: terms per problem
     num_digits:int = F(1, lo=1, hi=9)  # arithmetic: digits per term
     operations:tuple = F(('+',))  # drawn from '+', '-', '*'
     op_probs:tuple = F((1.0,))    # one probability per operation
     cumulative:bool = F(False)    # a random term count in [2, num_terms]
-    path:str = F('')              # GSM8K folder or file with train/test JSONL; '' = the hub
+    path:str = F('')              # local data: a folder of <split>.jsonl/.json/.csv/.parquet files, or one file; '' = the hub
+    dataset:str = F('')           # hub dataset id ('' = the task's own, e.g. openai/gsm8k)
+    dataset_config:str = F('')    # its configuration name ('' = the task's own, e.g. main)
+    splits:tuple = F(())          # the dataset's training and test split names (() = the task's own)
+    question_field:str = F('')    # field(s) holding the question; 'a+b' joins several ('' = the task's own)
+    answer_field:str = F('')      # field holding the answer ('' = the task's own)
+    choices_field:str = F('')     # field holding the choices, if any: a list, or {'text': [...], 'label': [...]}
+    answer_format:str = F('', choices=('', 'number', 'letter', 'text', 'gsm8k'))  # how the gold answer is read
     cots:str = F('')              # supplied CoTs: '' none, 'exact' (arithmetic's own steps) or a markovian.gold JSONL
     heldout_frac:float = F(0.2, lo=0.0, hi=0.9)  # share of the problem space kept out of training
     eval_size:int = F(100, lo=1)  # held-out questions per evaluation
@@ -94,6 +101,12 @@ class Task(_Section):
             raise ConfigError(f"task.cots: 'exact' CoTs exist for arithmetic only, not {self.name!r}")
         if self.cots not in ('', 'exact') and not Path(self.cots).is_file():
             raise ConfigError(f'task.cots: {self.cots!r} is not a file (expected a gold-CoT JSONL)')
+        if self.splits and len(self.splits) != 2:
+            raise ConfigError(f'task.splits: {self.splits!r} must name two splits: training and test')
+        if self.name == 'qa':
+            for f in ('question_field', 'answer_field', 'answer_format'):
+                if not getattr(self, f): raise ConfigError(f"task.{f}: task 'qa' needs it (which field/format of the rows)")
+            if not (self.dataset or self.path): raise ConfigError("task.dataset: task 'qa' needs a hub id or task.path")
 
 @dataclass(frozen=True)
 class Sampling(_Section):
@@ -104,6 +117,8 @@ class Sampling(_Section):
     temperature:float = F(1.0, lo=0.01, hi=10.0)  # sampling temperature of the policy's CoTs
     group_size:int = F(4, lo=1, hi=256)  # G CoTs per question
     ref_decoding:str = F('greedy', choices=('greedy', 'sampled'))  # how the reference draws CoT′
+    ref_cache:int = F(65536, lo=0, hi=10**7)  # greedy CoTs′ kept per prompt across steps (0: decode them every step)
+    decoder:str = F('eager', choices=('eager', 'static', 'compiled'))  # the decoding loop's KV cache and forward
 
 @dataclass(frozen=True)
 class Reward(_Section):
@@ -111,6 +126,7 @@ class Reward(_Section):
     markovian:bool = F(True)  # False: the scorer also sees the question
     reduce:str = F('mean', choices=('mean', 'sum'))  # over answer tokens
     scorer:str = F('reference', choices=('reference', 'policy'))  # who scores the policy's CoT
+    weight:float = F(1.0, lo=0.0)  # multiplies R; 0 is the no-reward control (only the KL term acts)
 
 @dataclass(frozen=True)
 class Algo(_Section):
@@ -223,12 +239,23 @@ PRESETS = dict(
            'eval_every': 500, 'run_dir': 'runs/llama', 'gradient_checkpointing': True},
 )
 
+# A task's own settings, applied after the model preset and before the caller's overrides: `task='arc'` alone does
+# the sensible thing. Multiple-choice answers are one letter; MMLU's questions run long.
+TASK_PRESETS = dict(
+    gsm8k={'answer_length': 16, 'cot_length': 100},
+    svamp={'answer_length': 16, 'cot_length': 60},
+    arc={'answer_length': 4, 'cot_length': 60, 'prompt_length': 512},
+    mmlu={'answer_length': 4, 'cot_length': 60, 'prompt_length': 1024},
+)
+
 def make_config(preset:str='smollm2', # a name from `PRESETS`
                 **kw # field overrides by flat or dotted name
                )->RunConfig:
-    "The named preset with `kw` applied on top, validated."
+    "The named preset, its task's preset (`TASK_PRESETS`) and `kw` on top, validated."
     if preset not in PRESETS: raise ConfigError(f"preset: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    return override(RunConfig(preset=preset), **(PRESETS[preset] | kw))
+    p = PRESETS[preset]
+    task = kw.get('task', kw.get('task.name', p.get('task', p.get('task.name'))))
+    return override(RunConfig(preset=preset), **(p | TASK_PRESETS.get(task, {}) | kw))
 
 # %% ../nbs/00_config.ipynb #ade45880
 def to_json(cfg:RunConfig)->str:

@@ -10,9 +10,10 @@ from pathlib import Path
 from .config import Task, ConfigError
 
 # %% auto #0
-__all__ = ['Record', 'draw_terms', 'format_problem', 'parse_problem', 'solve', 'gold_cot', 'split_of', 'normalize_number',
-           'read_jsonl', 'gsm8k_record', 'load_gsm8k', 'get_batch', 'with_gold_cots', 'record_key', 'gold_table',
-           'with_supplied_cots', 'random_observation']
+__all__ = ['TASK_SOURCES', 'SOURCE_FIELDS', 'LETTERS', 'Record', 'draw_terms', 'format_problem', 'parse_problem', 'solve',
+           'gold_cot', 'problem_key', 'split_of', 'normalize_number', 'task_source', 'choice_lists', 'read_answer',
+           'qa_record', 'read_jsonl', 'file_rows', 'hub_rows', 'source_rows', 'load_records', 'load_gsm8k', 'get_batch',
+           'with_gold_cots', 'record_key', 'gold_table', 'with_supplied_cots', 'random_observation']
 
 # %% ../nbs/01_data.ipynb #0ad9fc7b
 @dataclass(frozen=True)
@@ -69,12 +70,24 @@ def gold_cot(question:str)->str:
     "The exact step-by-step computation of an arithmetic question."
     return ' '.join(f'{a} {o} {b} = {r}.' for a, o, b, r in _steps(*parse_problem(question)))
 
+# %% ../nbs/01_data.ipynb #0e51ddb8
+def problem_key(question:str)->str:
+    "Canonical form of a question: arithmetic up to reordering commutative terms and factors; other text stripped."
+    try: nums, ops = parse_problem(question)
+    except ValueError: return question.strip()
+    terms, cur = [], ('+', [nums[0]])
+    for o, x in zip(ops, nums[1:]):
+        if o == '*': cur[1].append(x)
+        else: terms.append(cur); cur = (o, [x])
+    terms.append(cur)
+    return ' '.join(sorted(f"{s}{'*'.join(map(str, sorted(f)))}" for s, f in terms))
+
 # %% ../nbs/01_data.ipynb #933cd373
 def split_of(question:str, # question text
-             heldout_frac:float # share of all questions kept out of training
+             heldout_frac:float # share of all problems kept out of training
             )->str: # 'train', 'validation' or 'test'
-    "The split a question belongs to, fixed by a hash of its text."
-    u = int.from_bytes(hashlib.blake2b(question.strip().encode(), digest_size=8).digest(), 'big') / 2**64
+    "The split a question belongs to, fixed by a hash of its problem's canonical form."
+    u = int.from_bytes(hashlib.blake2b(problem_key(question).encode(), digest_size=8).digest(), 'big') / 2**64
     return 'test' if u < heldout_frac / 2 else 'validation' if u < heldout_frac else 'train'
 
 # %% ../nbs/01_data.ipynb #768910bb
@@ -84,6 +97,70 @@ def normalize_number(s:str)->str:
     try: x = float(t)
     except ValueError: return s.strip()
     return str(int(x)) if x == int(x) and 'e' not in t.lower() else repr(x).rstrip('0')
+
+# %% ../nbs/01_data.ipynb #8d5a0757
+TASK_SOURCES = dict(
+    gsm8k=dict(dataset='openai/gsm8k', dataset_config='main', splits=('train', 'test'), question_field='question',
+               answer_field='answer', answer_format='gsm8k'),
+    svamp=dict(dataset='ChilleD/SVAMP', splits=('train', 'test'), question_field='Body+Question',
+               answer_field='Answer', answer_format='number'),
+    arc=dict(dataset='allenai/ai2_arc', dataset_config='ARC-Challenge', splits=('train', 'test'),
+             question_field='question', answer_field='answerKey', choices_field='choices', answer_format='letter'),
+    mmlu=dict(dataset='cais/mmlu', dataset_config='all', splits=('validation', 'test'), question_field='question',
+              answer_field='answer', choices_field='choices', answer_format='letter'),
+)
+SOURCE_FIELDS = ('dataset', 'dataset_config', 'splits', 'question_field', 'answer_field', 'choices_field', 'answer_format')
+LETTERS = 'ABCDEFGHIJ'
+
+def task_source(task:Task)->dict:
+    "Where a task's rows come from and how they are read: its `TASK_SOURCES` entry under the fields the config sets."
+    base = dict(dataset_config='', splits=('train', 'test'), choices_field='') | TASK_SOURCES.get(task.name, {})
+    return base | {f: getattr(task, f) for f in SOURCE_FIELDS if getattr(task, f)}
+
+# %% ../nbs/01_data.ipynb #c1d39409
+def _field(row:dict, name:str, where:str):
+    if name not in row: raise ValueError(f'{where}: the row has no field {name!r} (it has {sorted(row)}); set task.*_field')
+    return row[name]
+
+def choice_lists(x, where:str='')->tuple[list[str], list[str]]:
+    "Labels and texts of a choices value: a list of texts, or `{'text': [...], 'label': [...]}` (ARC's layout)."
+    if isinstance(x, dict) and isinstance(x.get('text'), list): texts, labels = x['text'], x.get('label')
+    elif isinstance(x, (list, tuple)): texts, labels = x, None
+    else: raise ValueError(f'{where}: task.choices_field: expected a list of choices or {{"text": [...], "label": [...]}}, '
+                           f'got {type(x).__name__} {str(x)[:40]!r}')
+    labels = [str(l) for l in (labels or LETTERS[:len(texts)])]
+    if not 2 <= len(texts) <= len(LETTERS) or len(labels) != len(texts):
+        raise ValueError(f'{where}: task.choices_field: {len(texts)} choices with {len(labels)} labels (2 to {len(LETTERS)} needed)')
+    return labels, [str(t) for t in texts]
+
+def read_answer(x, fmt:str, labels:list[str], where:str='')->str:
+    "The gold answer `x` in format `fmt`, canonical: a normalised number, a choice's letter or stripped text."
+    s = str(x).strip()
+    if fmt == 'gsm8k':
+        if '####' not in s: raise ValueError(f"{where}: task.answer_field: {s[-40:]!r} has no '####' before the answer")
+        s = s.split('####')[-1]
+    if fmt in ('gsm8k', 'number'):
+        n = normalize_number(s)
+        try: float(n)
+        except ValueError: raise ValueError(f'{where}: task.answer_field: {s[:40]!r} is not a number') from None
+        return n
+    if fmt == 'letter':
+        if isinstance(x, int) and not isinstance(x, bool) and 0 <= x < len(labels): return LETTERS[x]
+        if s in labels: return LETTERS[labels.index(s)]
+        if not labels and s.upper() in LETTERS: return s.upper()
+        raise ValueError(f"{where}: task.answer_field: {s[:20]!r} is none of the choices' labels {labels}")
+    if not s: raise ValueError(f'{where}: task.answer_field: the answer is empty')
+    return s
+
+# %% ../nbs/01_data.ipynb #a0180ba6
+def qa_record(row:dict, src:dict, where:str='')->Record:
+    "A `Record` from one dataset row: the question (with its choices listed) and the canonical answer."
+    q = ' '.join(str(_field(row, f, where)).strip() for f in src['question_field'].split('+'))
+    labels = []
+    if src.get('choices_field'):
+        labels, texts = choice_lists(_field(row, src['choices_field'], where), where)
+        q += '\n' + '\n'.join(f'{LETTERS[i]}) {t}' for i, t in enumerate(texts))
+    return Record(q, read_answer(_field(row, src['answer_field'], where), src['answer_format'], labels, where))
 
 # %% ../nbs/01_data.ipynb #5445d3c7
 def read_jsonl(path)->list[dict]:
@@ -97,40 +174,61 @@ def read_jsonl(path)->list[dict]:
             if not isinstance(rows[-1], dict): raise ValueError(f'{path}:{i}: expected a JSON object')
     return rows
 
-def gsm8k_record(d:dict, where:str='')->Record:
-    "A `Record` from one GSM8K row; the answer is what follows `####`."
-    if not isinstance(d.get('question'), str) or '####' not in str(d.get('answer', '')):
-        raise ValueError(f"{where}: GSM8K row needs 'question' and an 'answer' containing '####'")
-    return Record(d['question'].strip(), normalize_number(d['answer'].split('####')[-1]))
+def file_rows(f:Path)->list[tuple[dict, str]]:
+    "Rows of one local file (JSONL, JSON, CSV or parquet), each with where it came from."
+    if f.suffix == '.jsonl': return [(r, f'{f}:{i}') for i, r in enumerate(read_jsonl(f), 1)]
+    kinds = {'.json': 'json', '.csv': 'csv', '.parquet': 'parquet'}
+    if f.suffix not in kinds: raise ValueError(f'task.path: {f} is not a .jsonl, .json, .csv or .parquet file')
+    from datasets import load_dataset
+    return [(r, f'{f}:{i}') for i, r in enumerate(load_dataset(kinds[f.suffix], data_files=str(f), split='train'), 1)]
 
 # %% ../nbs/01_data.ipynb #321dbaf8
-def _gsm8k_rows(path:str, file_split:str)->list[tuple[dict, str]]:
-    "Rows of GSM8K's `train` or `test` file, from a local folder/file or the hub."
-    if not path:
-        from datasets import load_dataset
-        rows = load_dataset('openai/gsm8k', 'main', split=file_split)
-        return [(r, f'openai/gsm8k:{file_split}:{i}') for i, r in enumerate(rows)]
-    p = Path(path)
-    p = p / f'{file_split}.jsonl' if p.is_dir() else p
+def hub_rows(src:dict, split:str)->list[tuple[dict, str]]:
+    "Rows of a hub dataset's split; an unreachable hub or unknown dataset is one line saying what to do."
+    from datasets import load_dataset
+    name = src['dataset']
+    try: ds = load_dataset(name, src.get('dataset_config') or None, split=split)
+    except Exception as e:
+        raise ConfigError(f'task.dataset: cannot load {name!r} split {split!r} from the hub ({type(e).__name__}); '
+                          'without the hub, set task.path to local files in its layout (a folder of <split>.jsonl, '
+                          '.json, .csv or .parquet files, or one file)') from None
+    return [(r, f'{name}:{split}:{i}') for i, r in enumerate(ds)]
+
+def source_rows(task:Task, split:str)->list[tuple[dict, str]]:
+    "The rows (and where each came from) behind a task's `split`, from `task.path` or the hub."
+    src, p = task_source(task), Path(task.path)
+    name = src['splits'][split == 'test']
+    if not task.path: return hub_rows(src, name)
     if not p.exists(): raise FileNotFoundError(f'task.path: {p} does not exist')
-    return [(r, f'{p}:{i}') for i, r in enumerate(read_jsonl(p), 1)]
+    if not p.is_dir(): return file_rows(p)
+    f = next((p / f'{name}{e}' for e in ('.jsonl', '.json', '.csv', '.parquet') if (p / f'{name}{e}').exists()), None)
+    if f is None: raise FileNotFoundError(f'task.path: {p} has no {name}.jsonl, .json, .csv or .parquet (task.splits)')
+    return file_rows(f)
+
+def load_records(task:Task, split:str)->list[Record]:
+    "The records of a dataset task's `split` ('train', 'validation' or 'test')."
+    src, one_file = task_source(task), bool(task.path) and Path(task.path).is_file()
+    recs = [qa_record(r, src, w) for r, w in source_rows(task, split)]
+    keep = {split} | ({'test'} if split == 'train' and not one_file else set())   # a dataset's own test split is test
+    if split != 'test' or one_file: recs = [r for r in recs if split_of(r.question, task.heldout_frac) in keep]
+    if not recs: raise ValueError(f"task.splits: the {split!r} split of {task.path or src['dataset']} is empty")
+    return recs
 
 def load_gsm8k(path:str, # folder holding train.jsonl/test.jsonl, a single JSONL file, or '' for the hub
                split:str, # 'train', 'validation' or 'test'
-               heldout_frac:float=0.2 # share of the train file kept for validation
+               heldout_frac:float=0.2 # share kept out of training (of the train file; of all rows for one file)
               )->list[Record]:
     "The GSM8K records of one split."
-    if split == 'test': return [gsm8k_record(r, w) for r, w in _gsm8k_rows(path, 'test')]
-    recs = [gsm8k_record(r, w) for r, w in _gsm8k_rows(path, 'train')]
-    return [r for r in recs if (split_of(r.question, heldout_frac) == 'validation') == (split == 'validation')]
+    return load_records(Task(name='gsm8k', path=path, heldout_frac=heldout_frac), split)
 
 # %% ../nbs/01_data.ipynb #c75a33fa
-_GSM8K_CACHE = {}
+_SPLITS = {}
 
-def _gsm8k_split(task:Task, split:str):
-    key = (task.path, split, task.heldout_frac)
-    if key not in _GSM8K_CACHE: _GSM8K_CACHE[key] = load_gsm8k(task.path, split, task.heldout_frac)
-    return _GSM8K_CACHE[key]
+def _records(task:Task, split:str)->list[Record]:
+    "`load_records`, read once per process."
+    key = (task, split)
+    if key not in _SPLITS: _SPLITS[key] = load_records(task, split)
+    return _SPLITS[key]
 
 def _arith_batch(task, split, rng, n):
     out = []
@@ -159,7 +257,7 @@ def get_batch(task:Task, # what to draw
     "The `n` questions of `split` at `step`: the same for the same `(seed, step)`."
     if split not in ('train', 'validation', 'test'):
         raise ValueError(f'split: {split!r} is not train, validation or test')
-    if task.name == 'gsm8k': return _list_batch(_gsm8k_split(task, split), seed, step, n)
+    if task.name != 'arithmetic': return _list_batch(_records(task, split), seed, step, n)
     return _arith_batch(task, split, random.Random(f'{seed}-{split}-{step}'), n)
 
 # %% ../nbs/01_data.ipynb #bbf8fdf2

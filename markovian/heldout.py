@@ -21,7 +21,7 @@ __all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci',
 
 # %% ../nbs/04e_heldout.ipynb #7b4667a7
 _NUM = re.compile(r'-?\d[\d,]*(?:\.\d+)?')
-_LETTER = re.compile(r'\b([A-E])\b(?! [a-z])')  # a stand-alone letter, not the article in "A cat"
+_LETTER = re.compile(r'\b([A-J])\b(?! [a-z])')  # a stand-alone letter, not the article in "A cat"
 
 def extract_number(text:str)->str|None:
     "The first number in `text`, normalised, or None."
@@ -30,14 +30,17 @@ def extract_number(text:str)->str|None:
 
 # %% ../nbs/04e_heldout.ipynb #10c0d8de
 def extract_letter(text:str)->str|None:
-    "The first stand-alone choice letter A–E in `text` (not the article in 'A cat'), or None."
+    "The first stand-alone choice letter A–J in `text` (not the article in 'A cat'), or None."
     m = _LETTER.search(text)
     return m.group(1) if m else None
 
 # %% ../nbs/04e_heldout.ipynb #2e704aa9
 def extract_answer(text:str, gold:str)->str|None:
-    "A choice letter when the gold answer is one, else the first number."
-    return extract_letter(text) if re.fullmatch(r'[A-E]', gold.strip()) else extract_number(text)
+    "In the gold answer's kind: a choice letter, the first number, or (free text) the first line without a final period."
+    g = gold.strip()
+    if re.fullmatch(r'[A-J]', g): return extract_letter(text)
+    if _NUM.fullmatch(g): return extract_number(text)
+    return text.strip().split('\n')[0].strip().rstrip('.') or None
 
 # %% ../nbs/04e_heldout.ipynb #5bf94ce6
 def bootstrap_ci(x, # per-item values
@@ -59,7 +62,7 @@ def wilson_ci(p:float, # observed share of successes
     z = NormalDist().inv_cdf((1 + level) / 2)
     shrink = 1 + z * z / n
     mid, half = (p + z * z / (2 * n)) / shrink, z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / shrink
-    return [float(max(0., mid - half)), float(min(1., mid + half))]
+    return [0. if p <= 0 else float(max(0., mid - half)), 1. if p >= 1 else float(min(1., mid + half))]  # exact ends
 
 # %% ../nbs/04e_heldout.ipynb #ad40db80
 def accuracy_ci(ok:list[float], qs:list[str])->list[float]:
@@ -100,7 +103,7 @@ def heldout_cots(model, tok, cfg:RunConfig, recs:list[Record], split:str, greedy
     model.eval()
     s = cfg.sampling
     return sample_tokens(model, prompts, 1, s.cot_length, None if greedy_cot else s.temperature,
-                         eos_ids=eos_ids(model, tok), pad_id=tok.pad_token_id, gen=gen)
+                         eos_ids=eos_ids(model, tok), pad_id=tok.pad_token_id, gen=gen, decoder=s.decoder)
 
 # %% ../nbs/04e_heldout.ipynb #54beb062
 @torch.no_grad()

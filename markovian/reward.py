@@ -20,9 +20,13 @@ __all__ = ['INSTRUCTIONS', 'COT_PREFIX', 'ANSWER_PREFIX', 'REDACTED', 'SLOT', 't
            'score_answers', 'markovian_reward', 'cot_usefulness']
 
 # %% ../nbs/03_reward.ipynb #12ece5f1
+_WORD = 'Work out the following word problem step by step. You have {k} tokens of reasoning.'
+_CHOICE = ('Answer the following multiple-choice question: reason step by step, then give the letter of the right '
+           'choice. You have {k} tokens of reasoning.')
 INSTRUCTIONS = dict(
     arithmetic='Work out the following arithmetic problem step by step. You have {k} tokens of reasoning.',
-    gsm8k='Work out the following word problem step by step. You have {k} tokens of reasoning.')
+    gsm8k=_WORD, svamp=_WORD, arc=_CHOICE, mmlu=_CHOICE,
+    qa='Answer the following question step by step. You have {k} tokens of reasoning.')
 COT_PREFIX, ANSWER_PREFIX, REDACTED, SLOT = 'Reasoning:', 'Answer:', '<redacted>', '\x00SLOT\x00'
 
 @lru_cache(maxsize=4096)

@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from .config import RunConfig
 from .data import Record
 from .reward import cot_prompt, answer_context, answer_ids, cot_ids, score_answers, markovian_reward
-from .sampling import eos_ids, strip_eos, sample_with_reference
+from .sampling import eos_ids, strip_eos, sample_with_reference, RefCache
 
 # %% auto #0
 __all__ = ['Rollout', 'run_prompt', 'run_context', 'contexts', 'copies_question', 'copy_rate', 'rollout', 'score_rollout']
@@ -28,6 +28,7 @@ class Rollout:
     lnp:torch.Tensor|None = None      # ln π(a|CoT), (Q*G,)
     ref_lnp:torch.Tensor|None = None  # ln π′(a|CoT′), (Q,)
     reward:torch.Tensor|None = None   # (Q*G,)
+    ref_cached:list[bool]|None = None # per question: its CoT′ came from the run's CoT′ cache (was not decoded)
 
 # %% ../nbs/04b_rollout.ipynb #af772836
 def _pick(x, rows):
@@ -40,7 +41,8 @@ def select(self:Rollout, qs:list[int])->Rollout:
     rows = [i * G + j for i in qs for j in range(G)]
     return Rollout([self.records[i] for i in qs], [self.prompts[i] for i in qs], [self.actions[r] for r in rows],
                    [self.ref_actions[i] for i in qs], [self.answers[i] for i in qs], G,
-                   _pick(self.lnp, rows), _pick(self.ref_lnp, qs), _pick(self.reward, rows))
+                   _pick(self.lnp, rows), _pick(self.ref_lnp, qs), _pick(self.reward, rows),
+                   None if self.ref_cached is None else [self.ref_cached[i] for i in qs])
 
 # %% ../nbs/04b_rollout.ipynb #53d5976e
 def run_prompt(tok, cfg:RunConfig, question:str)->list[int]:
@@ -71,17 +73,19 @@ def copy_rate(questions:list[str], cots:list[str])->float:
     return sum(copies_question(questions[i // G], c) for i, c in enumerate(cots)) / len(cots)
 
 # %% ../nbs/04b_rollout.ipynb #59d63f83
-def rollout(model, tok, cfg:RunConfig, recs:list[Record], gen:torch.Generator)->Rollout:
+def rollout(model, tok, cfg:RunConfig, recs:list[Record], gen:torch.Generator,
+            ref_cache:RefCache|None=None)->Rollout: # greedy CoTs′ decoded at earlier steps
     "Sample G CoTs per question from the policy and one CoT′ from the reference, in one decoding batch."
     s, eos = cfg.sampling, eos_ids(model, tok)
     prompts = [run_prompt(tok, cfg, r.question) for r in recs]
     model.eval()
-    acts, ref = sample_with_reference(model, prompts, s.group_size, s.cot_length, s.temperature,
-                                      s.ref_decoding == 'greedy', eos, tok.pad_token_id, gen)
+    acts, ref, cached = sample_with_reference(model, prompts, s.group_size, s.cot_length, s.temperature,
+                                              s.ref_decoding == 'greedy', eos, tok.pad_token_id, gen,
+                                              ref_cache=ref_cache, decoder=s.decoder)
     for i, r in enumerate(recs):
         if r.cot is not None: acts[i * s.group_size] = cot_ids(tok, r.cot)
     answers = [answer_ids(tok, r.answer, s.answer_length) for r in recs]
-    return Rollout(recs, prompts, acts, ref, answers, s.group_size)
+    return Rollout(recs, prompts, acts, ref, answers, s.group_size, ref_cached=cached)
 
 # %% ../nbs/04b_rollout.ipynb #f1b2c6db
 def score_rollout(model, tok, cfg:RunConfig, ro:Rollout)->Rollout:
@@ -95,5 +99,5 @@ def score_rollout(model, tok, cfg:RunConfig, ro:Rollout)->Rollout:
             ro.lnp, ro.ref_lnp = lnp[:len(ctx)], lnp[len(ctx):]
         else: ro.ref_lnp = score_answers(model, tok, ref_ctx, ro.answers)[red]
     if cfg.reward.scorer == 'policy': ro.lnp = score_answers(model, tok, ctx, ans)[red]
-    ro.reward = markovian_reward(ro.lnp, ro.ref_lnp)
+    ro.reward = cfg.reward.weight * markovian_reward(ro.lnp, ro.ref_lnp)
     return ro

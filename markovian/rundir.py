@@ -37,7 +37,9 @@ METRICS = dict(
     adv_mean='mean advantage', adv_abs='mean |advantage|',
     time_generate='seconds sampling CoTs and CoTs′', time_score='seconds scoring them',
     time_update='seconds in the update',
-    tokens_per_s='CoT and CoT′ tokens sampled per second', cot_tokens='mean CoT length in tokens (EOS included)',
+    tokens_per_s='CoT and CoT′ tokens decoded per second (cached CoTs′ not counted)',
+    cot_tokens='mean CoT length in tokens (EOS included)',
+    ref_cached='share of the step\'s CoTs′ served from the CoT′ cache (decoded at an earlier step)',
     copy_rate='share of the step\'s CoTs that contain their question verbatim (whitespace-normalised)',
 )
 SAMPLE_KEYS = dict(question='the question', answer='the gold answer', ref_cot='the reference CoT′',
@@ -196,7 +198,7 @@ def load_checkpoint(ckpt:Path, model, opt, device:str='cpu')->tuple[dict, dict]:
 
 # %% ../nbs/04d_rundir.ipynb #21a5edbf
 RESUMABLE = {'optim.steps', 'log.eval_every', 'log.checkpoint_every', 'log.wandb', 'log.log_samples',
-             'log.verify_every'}
+             'log.verify_every', 'sampling.ref_cache', 'sampling.decoder'}
 
 def flat_config(cfg:RunConfig)->dict:
     "Config as {'section.field': value}."

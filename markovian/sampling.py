@@ -4,15 +4,18 @@
 
 # %% ../nbs/04a_sampling.ipynb #fd3475bc
 from __future__ import annotations
-import hashlib
+import hashlib, os, warnings
+from collections import OrderedDict
+from pathlib import Path
 import torch, torch.nn.functional as F
-from transformers import DynamicCache
+from transformers import DynamicCache, StaticCache
 from peft.tuners.lora import LoraLayer
 from .reward import pad_batch, unwrap
 
 # %% auto #0
-__all__ = ['hash_seed', 'sample_categorical', 'eos_ids', 'trim_at_eos', 'strip_eos', 'prompt_states', 'decode', 'sample_tokens',
-           'RefRows', 'sample_with_reference']
+__all__ = ['CACHE_BUCKET', 'hash_seed', 'uniforms', 'sample_categorical', 'eos_ids', 'trim_at_eos', 'strip_eos', 'prompt_states',
+           'forward_last', 'static_cache', 'compiled_forward', 'decoding_loop', 'decode', 'sample_tokens', 'RefRows',
+           'model_fingerprint', 'RefCache', 'sample_with_reference']
 
 # %% ../nbs/04a_sampling.ipynb #a3441374
 def hash_seed(*parts)->int:
@@ -20,13 +23,18 @@ def hash_seed(*parts)->int:
     return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), 'big') >> 1
 
 # %% ../nbs/04a_sampling.ipynb #5fda52b5
+def uniforms(n:int, gen:torch.Generator|None, device)->torch.Tensor:
+    "`n` float64 uniforms as a column: the only way the decoding loop consumes its generator."
+    return torch.rand(n, 1, generator=gen, dtype=torch.float64, device=device)
+
 def sample_categorical(logits:torch.Tensor, # (B, V) logits
                        temperature:float, # T: the draw is from softmax(logits / T)
-                       gen:torch.Generator|None=None # source of randomness
+                       gen:torch.Generator|None=None, # source of randomness
+                       n_draws:int|None=None, # uniforms drawn (≥ B; the first B are used): keeps a stream's pace
                       )->torch.Tensor: # (B,) token ids
     "One draw per row from softmax(logits / T), by inverting the CDF (one uniform per row)."
     cdf = F.softmax(logits.double() / temperature, -1).cumsum(-1)
-    u = torch.rand(len(cdf), 1, generator=gen, dtype=torch.float64, device=cdf.device) * cdf[:, -1:]
+    u = uniforms(n_draws or len(cdf), gen, cdf.device)[:len(cdf)] * cdf[:, -1:]
     return torch.searchsorted(cdf, u)[:, 0].clamp(max=cdf.shape[-1] - 1)
 
 # %% ../nbs/04a_sampling.ipynb #0f77dbea
@@ -57,29 +65,73 @@ def prompt_states(m, # unwrapped causal LM
     out = m.base_model(input_ids=P, attention_mask=pmask, position_ids=pos, cache=cache, use_cache=True)
     return out.last_hidden_state[:, -1], cache, pmask
 
+# %% ../nbs/04a_sampling.ipynb #ec2b78b9
+def forward_last(m, ids:torch.Tensor, mask:torch.Tensor, pos:torch.Tensor, cache)->torch.Tensor:
+    "One decoding forward of the base network: the last hidden state of each row."
+    return m.base_model(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache,
+                        use_cache=True).last_hidden_state[:, -1]
+
+CACHE_BUCKET = 64   # a static cache's length is a multiple of this: one compiled shape serves many prompt lengths
+
+def static_cache(m, cache:DynamicCache, max_len:int)->StaticCache:
+    "A `StaticCache` of `max_len` positions holding the prefilled `cache`."
+    sc = StaticCache(config=m.config, max_cache_len=max_len)
+    for layer, src in zip(sc.layers, cache.layers): layer.update(src.keys, src.values)
+    return sc
+
+# %% ../nbs/04a_sampling.ipynb #2635aa6d
+_COMPILED = {}
+
+def compiled_forward(device_type:str):
+    "`forward_last` compiled for `device_type` (one wrapper per device type; its graphs are reused across calls)."
+    if device_type not in _COMPILED:
+        os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', str(Path.home() / '.cache/markovian/inductor'))
+        mode = 'reduce-overhead' if device_type == 'cuda' else None
+        _COMPILED[device_type] = torch.compile(forward_last, mode=mode, dynamic=None)   # a new batch size: one recompile, symbolic
+    return _COMPILED[device_type]
+
+def decoding_loop(m, cache, mask:torch.Tensor, max_new:int, decoder:str):
+    "`decoder`'s forward step `(ids, n, pos) -> h` over `cache` and its mask buffer; eager where no static cache can be made."
+    L = mask.shape[1]
+    M = -(-(L + max_new) // CACHE_BUCKET) * CACHE_BUCKET
+    if decoder != 'eager':
+        try: cache = static_cache(m, cache, M)
+        except Exception as e:    # a model whose cache layers cannot be pre-allocated
+            warnings.warn(f'sampling.decoder: {decoder!r} needs a static KV cache, which {type(m).__name__} does not '
+                          f'support ({type(e).__name__}: {e}); decoding with the eager loop')
+            decoder = 'eager'
+    buf = torch.cat([mask, mask.new_zeros(len(mask), M - L)], 1)
+    fwd = compiled_forward(m.device.type) if decoder == 'compiled' else forward_last
+    def step(ids, n, pos): return fwd(m, ids, buf[:, :n] if decoder == 'eager' else buf, pos, cache)
+    return step, buf
+
 # %% ../nbs/04a_sampling.ipynb #598eab15
 def decode(m, # unwrapped causal LM
            h:torch.Tensor, cache, mask:torch.Tensor, # prefilled last states (B, H), their KV cache and mask
            max_new:int, temperature:float|None, # token budget; None: greedy
            eos_ids:set, pad_id:int, gen:torch.Generator|None,
            greedy:torch.Tensor|None=None, # (B,) rows decoded greedily whatever `temperature` is
+           n_draws:int|None=None, # uniforms per sampling step (default: one per row)
+           min_draws:int=0, # sampling steps the generator advances at least (rows decoded elsewhere ran this long)
+           decoder:str='eager', # 'eager', 'static' or 'compiled': the same distribution, see above
           )->list[list[int]]:
     "The sampling loop: one token per row per forward, the LM head on the last position only, until EOS or the budget."
-    head, pos = m.get_output_embeddings(), mask.sum(-1, keepdim=True)
+    head, pos, L = m.get_output_embeddings(), mask.sum(-1, keepdim=True), mask.shape[1]
+    step, buf = decoding_loop(m, cache, mask, max_new, decoder)
     eos = torch.tensor(sorted(eos_ids), device=h.device, dtype=torch.long)
     done, out = torch.zeros(len(h), dtype=torch.bool, device=h.device), []
     for t in range(max_new):
         logits = head(h).float()
-        nxt = logits.argmax(-1) if temperature is None else sample_categorical(logits, temperature, gen)
+        nxt = logits.argmax(-1) if temperature is None else sample_categorical(logits, temperature, gen, n_draws)
         if greedy is not None and temperature is not None: nxt = torch.where(greedy, logits.argmax(-1), nxt)
         nxt = torch.where(done, pad_id, nxt)
         out.append(nxt)
         done |= torch.isin(nxt, eos)
         if done.all() or t == max_new - 1: break
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
-        h = m.base_model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos, cache=cache,
-                         use_cache=True).last_hidden_state[:, -1]
+        buf[:, L + t] = 1
+        h = step(nxt[:, None], L + t + 1, pos)
         pos = pos + 1
+    for _ in range(min_draws - len(out) if temperature is not None else 0): uniforms(n_draws or len(h), gen, h.device)
     return [trim_at_eos(r, set(eos_ids)) for r in torch.stack(out, 1).tolist()]
 
 # %% ../nbs/04a_sampling.ipynb #38cef8d6
@@ -92,6 +144,7 @@ def sample_tokens(model, # causal LM (the adapter state is the caller's)
                   eos_ids:set=frozenset(), # tokens that end a continuation (kept in the output)
                   pad_id:int=0,
                   gen:torch.Generator|None=None, # source of randomness
+                  decoder:str='eager', # the decoding loop: 'eager', 'static' or 'compiled' (the same tokens)
                  )->list[list[int]]: # len(prompts) * n continuations
     "Continue each prompt `n` times, prefilling it once."
     m = unwrap(model)
@@ -99,7 +152,7 @@ def sample_tokens(model, # causal LM (the adapter state is the caller's)
     if n > 1:
         cache.batch_repeat_interleave(n)
         h, mask = h.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
-    return decode(m, h, cache, mask, max_new, temperature, eos_ids, pad_id, gen)
+    return decode(m, h, cache, mask, max_new, temperature, eos_ids, pad_id, gen, decoder=decoder)
 
 # %% ../nbs/04a_sampling.ipynb #17bd2706
 class RefRows:
@@ -121,22 +174,68 @@ class RefRows:
     def __exit__(self, *exc):
         for h in self.hooks: h.remove()
 
+# %% ../nbs/04a_sampling.ipynb #5c1856db
+def model_fingerprint(hashes:dict, # tensor name → hash of the frozen weights (`models.frozen_hashes`)
+                      m)->str: # the unwrapped model: its dtype and attention enter too
+    "A short id of the frozen model's numerics."
+    attn = getattr(m.config, '_attn_implementation', None)
+    return hashlib.blake2b(repr((sorted(hashes.items()), str(m.dtype), attn)).encode(), digest_size=16).hexdigest()
+
+class RefCache:
+    "Greedy CoTs′ of one frozen model by prompt; the least recently used go past `maxsize`."
+    def __init__(self, fingerprint:str, # `model_fingerprint` of the frozen model
+                 maxsize:int=65536): # entries kept (0: none)
+        self.fingerprint, self.maxsize, self.d = fingerprint, maxsize, OrderedDict()
+
+    def key(self, prompt:list[int], max_new:int, eos_ids:set)->str:
+        "The cache key of a greedy CoT′ of `prompt`."
+        k = (self.fingerprint, 'greedy', tuple(prompt), max_new, sorted(eos_ids))
+        return hashlib.blake2b(repr(k).encode(), digest_size=16).hexdigest()
+
+    def get(self, key:str)->list[int]|None:
+        if key in self.d: self.d.move_to_end(key)
+        return self.d.get(key)
+
+    def put(self, key:str, cot:list[int]):
+        self.d[key] = list(cot)
+        self.d.move_to_end(key)
+        while len(self.d) > self.maxsize: self.d.popitem(last=False)
+
+    def state(self)->dict:
+        "JSON-able contents (for a checkpoint)."
+        return dict(fingerprint=self.fingerprint, entries=list(self.d.items()))
+
+    def load(self, state:dict|None):
+        "Restore `state` — only if it was written for the same frozen model."
+        if state and state.get('fingerprint') == self.fingerprint:
+            for k, v in state['entries']: self.put(k, v)
+
 # %% ../nbs/04a_sampling.ipynb #d83a6b8a
 @torch.no_grad()
 def sample_with_reference(model, # peft model: the policy with its adapter on, the reference with it off
                           prompts:list[list[int]], G:int, max_new:int, temperature:float,
                           ref_greedy:bool, # the reference decodes greedily (else at `temperature`)
                           eos_ids:set, pad_id:int, gen:torch.Generator|None=None,
-                         )->tuple[list[list[int]], list[list[int]]]: # Q*G policy continuations, Q reference ones
+                          ref_cache:RefCache|None=None, # greedy CoTs′ already decoded (read and filled)
+                          decoder:str='eager', # the decoding loop (the same tokens whichever)
+                         )->tuple[list, list, list[bool]]: # Q*G policy CoTs, Q CoTs′, which CoTs′ came from the cache
     "G policy continuations and one reference continuation per prompt, decoded together in one batch."
     m, Q = unwrap(model), len(prompts)
+    keys = [ref_cache.key(p, max_new, eos_ids) for p in prompts] if ref_cache is not None and ref_greedy else []
+    known = [ref_cache.get(k) for k in keys] or [None] * Q
+    todo = [i for i in range(Q) if known[i] is None]
     with RefRows(model) as rr:
         rr.start = Q
-        h, cache, mask = prompt_states(m, prompts + prompts, pad_id)   # rows: policy prompts, then reference prompts
-        idx = torch.tensor([i for i in range(Q) for _ in range(G)] + list(range(Q, 2 * Q)), device=h.device)
+        h, cache, mask = prompt_states(m, prompts + [prompts[i] for i in todo], pad_id)  # policy rows, then reference rows
+        idx = torch.tensor([i for i in range(Q) for _ in range(G)] + list(range(Q, Q + len(todo))), device=h.device)
         cache.reorder_cache(idx)
         h, mask = h[idx], mask[idx]
         rr.start = Q * G
         greedy = torch.arange(len(idx), device=h.device) >= Q * G if ref_greedy else None
-        out = decode(m, h, cache, mask, max_new, temperature, eos_ids, pad_id, gen, greedy)
-    return out[:Q * G], out[Q * G:]
+        ran = max((len(c) for c in known if c is not None), default=0)   # the cached rows' sampling steps
+        out = decode(m, h, cache, mask, max_new, temperature, eos_ids, pad_id, gen, greedy,
+                     n_draws=Q * G + Q, min_draws=ran, decoder=decoder)
+    for i, cot in zip(todo, out[Q * G:]):
+        known[i] = cot
+        if keys: ref_cache.put(keys[i], cot)
+    return out[:Q * G], known, [i not in todo for i in range(Q)]

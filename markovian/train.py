@@ -23,7 +23,7 @@ from .data import Record, get_batch, with_supplied_cots, random_observation
 from .models import (load_model, add_lora, make_optimizer, lora_compute, portable_name, check_runnable, rl_mode,
                               frozen_hashes, moved_weights)
 from .reward import score_answers, unwrap
-from .sampling import hash_seed, eos_ids, strip_eos, prompt_states
+from .sampling import hash_seed, eos_ids, strip_eos, prompt_states, RefCache, model_fingerprint
 from .rollout import Rollout, rollout, score_rollout, contexts, copy_rate
 from .losses import (standardize, ei_keep_mask, pg_loss, ei_loss, PolicyLoss, kl_term, entropy,
                               needs_logits, action_logp)
@@ -127,6 +127,7 @@ class Trainer:
         self.cfg = cfg
         self.rank, self.world, self.device = init_distributed(device)
         check_runnable(cfg.model, self.device)     # before anything is loaded or written
+        if cfg.task.name != 'arithmetic': get_batch(cfg.task, 'train', cfg.seed, 0, 1)   # the data reads, every field
         if model is None: model, tok = load_model(cfg.model, self.device)
         torch.manual_seed(hash_seed(cfg.seed, 'init'))  # LoRA's A matrices: the same start for the same seed
         self.model, self.tok = add_lora(model, cfg.model), tok
@@ -139,6 +140,7 @@ class Trainer:
         self.ddp = None             # the data-parallel wrapper of the loss (several ranks), made at the first update
         self.run_dir = Path(cfg.log.run_dir)
         self.base_hashes = self.check_base(resume)
+        self.ref_cache = self.new_ref_cache()
         self.start_step = self.open_run(resume)
         hashes = self.run_dir / 'base_weights.json'   # written at a run's start (or when an older run lacks it)
         if self.rank == 0 and not (resume and hashes.exists()): rundir.write_json(hashes, self.base_hashes)
@@ -161,6 +163,12 @@ class Trainer:
         nn.init.zeros_(head.bias)
         return head
 
+    def new_ref_cache(self)->RefCache|None:
+        "The run's cache of greedy CoTs′ (none for sampled CoTs′ or `sampling.ref_cache=0`)."
+        s = self.cfg.sampling
+        if s.ref_decoding != 'greedy' or not s.ref_cache: return None
+        return RefCache(model_fingerprint(self.base_hashes, unwrap(self.model)), s.ref_cache)
+
     def params(self):
         "Trainable parameters: the adapter and, for `ppo_value`, the value head."
         vh = list(self.value_head.parameters()) if self.value_head else []
@@ -172,7 +180,7 @@ def save_checkpoint(self:Trainer, step:int)->Path:
     "Write the trainer's complete state for `step` as a verifiable checkpoint."
     tensors = {'rng.torch': torch.get_rng_state()}
     if self.value_head: tensors |= {f'value_head.{k}': v.cpu() for k, v in self.value_head.state_dict().items()}
-    state = dict(ei_history=list(self.ei_history))
+    state = dict(ei_history=list(self.ei_history), ref_cache=self.ref_cache.state() if self.ref_cache else None)
     return rundir.save_checkpoint(self.run_dir, step, self.model, self.opt, tensors, state,
                                   base_name=portable_name(self.cfg.model.name))
 
@@ -184,6 +192,7 @@ def load_checkpoint(self:Trainer, path:Path)->int:
     if self.value_head:
         self.value_head.load_state_dict({k[11:]: v for k, v in tensors.items() if k.startswith('value_head.')})
     self.ei_history.extend(st['ei_history'])
+    if self.ref_cache: self.ref_cache.load(st.get('ref_cache'))
     return st['step']
 
 # %% ../nbs/04f_train.ipynb #38b682bf
@@ -361,7 +370,7 @@ def step(self:Trainer, step:int)->dict:
     gen = torch.Generator(self.device).manual_seed(hash_seed(self.cfg.seed, 'sample', step, self.rank))
     t0 = time.time()
     with lora_compute(self.model):
-        ro = rollout(self.model, self.tok, self.cfg, self.batch(step), gen)      # sample
+        ro = rollout(self.model, self.tok, self.cfg, self.batch(step), gen, self.ref_cache)   # sample
         t1 = time.time()
         score_rollout(self.model, self.tok, self.cfg, ro)                         # score
         t2 = time.time()
@@ -369,8 +378,11 @@ def step(self:Trainer, step:int)->dict:
     parts = self.update(ro, adv)                                                  # loss, step
     t3 = time.time()
     n_cot, n_ref = sum(map(len, ro.actions)), sum(map(len, ro.ref_actions))      # log
+    cached = ro.ref_cached or [False] * len(ro.ref_actions)
+    n_decoded = n_cot + sum(len(a) for a, c in zip(ro.ref_actions, cached) if not c)
     times = dict(time_generate=t1 - t0, time_score=t2 - t1, time_update=t3 - t2,
-                 tokens_per_s=(n_cot + n_ref) / max(t1 - t0, 1e-9), cot_tokens=n_cot / len(ro.actions))
+                 tokens_per_s=n_decoded / max(t1 - t0, 1e-9), cot_tokens=n_cot / len(ro.actions),
+                 ref_cached=sum(cached) / len(cached))
     cots = [self.tok.decode(strip_eos(a, self.eos)) for a in ro.actions]
     copy = dict(copy_rate=copy_rate([r.question for r in ro.records], cots))
     m = parts | adv.stats | reward_stats(ro, adv.adv) | times | copy
