@@ -72,7 +72,7 @@ class Model(_Section):
 @dataclass(frozen=True)
 class Task(_Section):
     "What questions are asked: generated arithmetic, or question/answer rows of a dataset."
-    name:str = F('arithmetic', choices=('arithmetic', 'gsm8k', 'svamp', 'arc', 'mmlu', 'qa'))  # the task
+    name:str = F('arithmetic', choices=('arithmetic', 'gsm8k', 'svamp', 'arc', 'mmlu', 'qa', 'wiki'))  # the task
     num_terms:int = F(2, lo=2, hi=100)  # arithmetic: terms per problem
     num_digits:int = F(1, lo=1, hi=9)  # arithmetic: digits per term
     operations:tuple = F(('+',))  # drawn from '+', '-', '*'
@@ -86,6 +86,8 @@ class Task(_Section):
     answer_field:str = F('')      # field holding the answer ('' = the task's own)
     choices_field:str = F('')     # field holding the choices, if any: a list, or {'text': [...], 'label': [...]}
     answer_format:str = F('', choices=('', 'number', 'letter', 'text', 'gsm8k'))  # how the gold answer is read
+    question_length:int = F(200, lo=8, hi=8192)  # wiki: tokens of context the CoT is written from
+    target_length:int = F(100, lo=1, hi=4096)    # wiki: tokens of continuation the scorer predicts from the CoT
     cots:str = F('')              # supplied CoTs: '' none, 'exact' (arithmetic's own steps) or a markovian.gold JSONL
     heldout_frac:float = F(0.2, lo=0.0, hi=0.9)  # share of the problem space kept out of training
     eval_size:int = F(100, lo=1)  # held-out questions per evaluation
@@ -193,6 +195,9 @@ class RunConfig:
             raise ConfigError(f'seed: expected a non-negative int, got {self.seed!r}')
         if self.algo.reward_grad_weight > 0 and self.reward.scorer != 'policy':
             raise ConfigError("algo.reward_grad_weight: >0 needs reward.scorer='policy' (the reference has no grad)")
+        if self.task.name == 'wiki' and self.task.target_length > self.sampling.answer_length:
+            raise ConfigError(f'task.target_length: {self.task.target_length} is over sampling.answer_length '
+                              f'{self.sampling.answer_length}: the continuation would not fit the scorer')
         if self.debug.peek_every > 0 and not self.task.cots:
             raise ConfigError(f'debug.peek_every: {self.debug.peek_every} needs supplied CoTs (task.cots)')
 
@@ -246,6 +251,7 @@ TASK_PRESETS = dict(
     svamp={'answer_length': 16, 'cot_length': 60},
     arc={'answer_length': 4, 'cot_length': 60, 'prompt_length': 512},
     mmlu={'answer_length': 4, 'cot_length': 60, 'prompt_length': 1024},
+    wiki={'cot_length': 50, 'answer_length': 110, 'prompt_length': 512},   # the paper's: context 200, CoT 50, target 100
 )
 
 def make_config(preset:str='smollm2', # a name from `PRESETS`

@@ -5,14 +5,16 @@
 # %% ../nbs/01_data.ipynb #10124362
 from __future__ import annotations
 import hashlib, json, random
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from pathlib import Path
 from .config import Task, ConfigError
 
 # %% auto #0
-__all__ = ['TASK_SOURCES', 'SOURCE_FIELDS', 'LETTERS', 'Record', 'draw_terms', 'format_problem', 'parse_problem', 'solve',
-           'gold_cot', 'problem_key', 'split_of', 'normalize_number', 'task_source', 'choice_lists', 'read_answer',
-           'qa_record', 'read_jsonl', 'file_rows', 'hub_rows', 'source_rows', 'load_records', 'load_gsm8k', 'get_batch',
+__all__ = ['TASK_SOURCES', 'SOURCE_FIELDS', 'LETTERS', 'TEXT_FILES', 'Record', 'draw_terms', 'format_problem', 'parse_problem',
+           'solve', 'gold_cot', 'problem_key', 'split_of', 'normalize_number', 'task_source', 'choice_lists',
+           'read_answer', 'qa_record', 'read_jsonl', 'file_rows', 'hub_rows', 'source_rows', 'load_records',
+           'load_gsm8k', 'offline_corpus', 'text_documents', 'text_windows', 'load_windows', 'get_batch',
            'with_gold_cots', 'record_key', 'gold_table', 'with_supplied_cots', 'random_observation']
 
 # %% ../nbs/01_data.ipynb #0ad9fc7b
@@ -98,7 +100,7 @@ def normalize_number(s:str)->str:
     except ValueError: return s.strip()
     return str(int(x)) if x == int(x) and 'e' not in t.lower() else repr(x).rstrip('0')
 
-# %% ../nbs/01_data.ipynb #8d5a0757
+# %% ../nbs/01_data.ipynb #482afaf4
 TASK_SOURCES = dict(
     gsm8k=dict(dataset='openai/gsm8k', dataset_config='main', splits=('train', 'test'), question_field='question',
                answer_field='answer', answer_format='gsm8k'),
@@ -108,6 +110,7 @@ TASK_SOURCES = dict(
              question_field='question', answer_field='answerKey', choices_field='choices', answer_format='letter'),
     mmlu=dict(dataset='cais/mmlu', dataset_config='all', splits=('validation', 'test'), question_field='question',
               answer_field='answer', choices_field='choices', answer_format='letter'),
+    wiki=dict(splits=('train[:20000]', 'train[:20000]')),   # with a hub `dataset`: its first 20,000 documents
 )
 SOURCE_FIELDS = ('dataset', 'dataset_config', 'splits', 'question_field', 'answer_field', 'choices_field', 'answer_format')
 LETTERS = 'ABCDEFGHIJ'
@@ -221,13 +224,64 @@ def load_gsm8k(path:str, # folder holding train.jsonl/test.jsonl, a single JSONL
     "The GSM8K records of one split."
     return load_records(Task(name='gsm8k', path=path, heldout_frac=heldout_frac), split)
 
+# %% ../nbs/01_data.ipynb #fd563d2d
+def offline_corpus()->list[tuple[str, str]]:
+    "The offline default prose as (id, text): the Python language reference's topics (`pydoc_data`, PSF licence)."
+    from pydoc_data.topics import topics
+    return sorted(topics.items())
+
+TEXT_FILES = ('.txt', '.md')
+
+def text_documents(task:Task)->list[tuple[str, str]]:
+    "Every document of a text-continuation task as (id, text): local files, a hub dataset, or the offline corpus."
+    field = task.question_field or 'text'
+    rows = lambda pairs: [(w, str(_field(r, field, w))) for r, w in pairs]
+    if task.dataset: return rows(hub_rows(task_source(task), task_source(task)['splits'][0]))
+    if not task.path: return offline_corpus()
+    p = Path(task.path)
+    if not p.exists(): raise FileNotFoundError(f'task.path: {p} does not exist')
+    files = sorted(f for f in p.rglob('*') if f.suffix in TEXT_FILES + ('.jsonl', '.json', '.csv', '.parquet')) if p.is_dir() else [p]
+    return [d for f in files for d in ([(str(f), f.read_text(encoding='utf-8'))] if f.suffix in TEXT_FILES else rows(file_rows(f)))]
+
+# %% ../nbs/01_data.ipynb #70cb3a61
+def text_windows(tok, text:str, context:int, target:int)->list[Record]:
+    "Consecutive (context, continuation) records of `text`, at most `context` and `target` tokens, cut where words start."
+    offs = tok(text, add_special_tokens=False, return_offsets_mapping=True)['offset_mapping']
+    n = len(offs)
+    starts = [i for i, (a, _) in enumerate(offs) if a == 0 or text[a].isspace() or text[a - 1].isspace()] + [n]
+    at = lambda k: offs[k][0] if k < n else len(text)
+    piece = lambda a, b: text[at(a):at(b)].strip()
+    fits = lambda a, b, k: len(tok(piece(a, b), add_special_tokens=False).input_ids) <= k   # re-tokenised, as scored
+    back = lambda a, b, k: b if b <= a or fits(a, b, k) else back(a, starts[bisect_left(starts, b) - 1], k)
+    out, i = [], 0
+    while i + context + target // 2 <= n:
+        cut = back(i, starts[bisect_right(starts, i + context) - 1], context)
+        end = back(cut, starts[bisect_right(starts, cut + target) - 1], target)
+        full = cut - i >= context // 2 and end - cut >= target // 2
+        if full: out.append(Record(piece(i, cut), piece(cut, end)))
+        i = starts[bisect_left(starts, end if full else i + context)]
+    return out
+
+# %% ../nbs/01_data.ipynb #ee542de8
+def load_windows(task:Task, split:str, tok)->list[Record]:
+    "The continuation records of a split: the windows of the documents whose id hashes into it."
+    docs = [t for d, t in text_documents(task) if split_of(d, task.heldout_frac) == split]
+    recs = [r for t in docs for r in text_windows(tok, t, task.question_length, task.target_length)]
+    if not recs:
+        raise ConfigError(f'task.question_length: {task.question_length} context + {task.target_length} continuation '
+                          f'tokens are longer than every one of the {len(docs)} document(s) of the {split!r} split')
+    return recs
+
 # %% ../nbs/01_data.ipynb #c75a33fa
 _SPLITS = {}
 
-def _records(task:Task, split:str)->list[Record]:
-    "`load_records`, read once per process."
-    key = (task, split)
-    if key not in _SPLITS: _SPLITS[key] = load_records(task, split)
+def _records(task:Task, split:str, tok=None)->list[Record]:
+    "`load_records` (or `load_windows`), read once per process."
+    key = (task, split, getattr(tok, 'name_or_path', None))
+    if key not in _SPLITS:
+        if task.name != 'wiki': _SPLITS[key] = load_records(task, split)
+        elif tok is None: raise ValueError("get_batch: task 'wiki' cuts its windows in tokens; pass tok")
+        else: _SPLITS[key] = load_windows(task, split, tok)
     return _SPLITS[key]
 
 def _arith_batch(task, split, rng, n):
@@ -252,12 +306,13 @@ def get_batch(task:Task, # what to draw
               split:str, # 'train', 'validation' or 'test'
               seed:int, # the run's seed
               step:int, # position in the stream
-              n:int # questions to return
+              n:int, # questions to return
+              tok=None, # the tokenizer (text continuation cuts its windows in tokens)
              )->list[Record]:
     "The `n` questions of `split` at `step`: the same for the same `(seed, step)`."
     if split not in ('train', 'validation', 'test'):
         raise ValueError(f'split: {split!r} is not train, validation or test')
-    if task.name != 'arithmetic': return _list_batch(_records(task, split), seed, step, n)
+    if task.name != 'arithmetic': return _list_batch(_records(task, split, tok), seed, step, n)
     return _arith_batch(task, split, random.Random(f'{seed}-{split}-{step}'), n)
 
 # %% ../nbs/01_data.ipynb #bbf8fdf2

@@ -103,7 +103,7 @@ def perturbation_effects(pol:Policy, # a policy at the checkpoint to analyse
                          progress:bool=True)->pd.DataFrame: # a progress bar over perturbations × severities
     "Mean ln π(a|CoT) and accuracy under each perturbation and severity, and their drops from severity 0."
     m, tok, cfg = pol.model, pol.tok, pol.cfg
-    eos, recs = eos_ids(m, tok), get_batch(cfg.task, split, cfg.seed, 0, cfg.task.eval_size)
+    eos, recs = eos_ids(m, tok), get_batch(cfg.task, split, cfg.seed, 0, cfg.task.eval_size, tok)
     rows = []
     with lora_compute(m):      # the held-out evaluation's protocol: its CoTs, used as sampled at severity 0
         cots = heldout_cots(m, tok, cfg, recs, split, False, pol.step)
@@ -112,7 +112,7 @@ def perturbation_effects(pol:Policy, # a policy at the checkpoint to analyse
             rng = random.Random(hash_seed(seed, kind, f))
             damaged = cots if f == 0 else [cot_ids(tok, perturb(t, kind, f, rng)) for t in texts]
             guesses, lnp = predict_answers(m, tok, cfg, recs, damaged, eos)
-            rows.append(dict(kind=kind, severity=f) | eval_summary(recs, guesses, lnp))
+            rows.append(dict(kind=kind, severity=f) | eval_summary(recs, guesses, lnp, cfg.task.name))
     df = pd.DataFrame(rows)
     ref = df[df.severity == 0].set_index('kind')
     df['lnp_drop'] = [ref.loc[k, 'lnp'] - v for k, v in zip(df.kind, df.lnp)]

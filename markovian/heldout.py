@@ -16,8 +16,8 @@ from .sampling import hash_seed, eos_ids, strip_eos, sample_tokens
 from .rollout import run_prompt, contexts, copy_rate
 
 # %% auto #0
-__all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci', 'eval_summary',
-           'scorer_context', 'predict_answers', 'heldout_cots', 'heldout_eval']
+__all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci', 'first_word',
+           'gold_answer', 'eval_summary', 'scorer_context', 'predict_answers', 'heldout_cots', 'heldout_eval']
 
 # %% ../nbs/04e_heldout.ipynb #7b4667a7
 _NUM = re.compile(r'-?\d[\d,]*(?:\.\d+)?')
@@ -72,9 +72,18 @@ def accuracy_ci(ok:list[float], qs:list[str])->list[float]:
     per_q = [np.mean([o for o, q in zip(ok, qs) if q == u]) for u in dict.fromkeys(qs)]
     return wilson_ci(float(np.mean(per_q)), len(per_q))
 
-def eval_summary(recs:list[Record], guesses:list, lnp:list)->dict:
+def first_word(text:str)->str|None:
+    "The first whitespace-separated word of `text`, normalised like an answer (None for blank text)."
+    w = text.split()
+    return normalize_number(w[0]) if w else None
+
+def gold_answer(r:Record, task:str)->str:
+    "What a prediction is compared with: the canonical answer, or a continuation's first word (text continuation)."
+    return first_word(r.answer) if task == 'wiki' else normalize_number(r.answer)
+
+def eval_summary(recs:list[Record], guesses:list, lnp:list, task:str='arithmetic')->dict:
     "Accuracy and mean ln π with question-level CIs."
-    ok, qs = [float(g == normalize_number(r.answer)) for g, r in zip(guesses, recs)], [r.question for r in recs]
+    ok, qs = [float(g == gold_answer(r, task)) for g, r in zip(guesses, recs)], [r.question for r in recs]
     return dict(n=len(recs), n_questions=len(set(qs)), accuracy=float(np.mean(ok)), accuracy_ci=accuracy_ci(ok, qs),
                 lnp=float(np.mean(lnp)), lnp_ci=bootstrap_ci(lnp, qs))
 
@@ -86,13 +95,15 @@ def scorer_context(model, cfg:RunConfig):
 # %% ../nbs/04e_heldout.ipynb #a485ef2f
 @torch.no_grad()
 def predict_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], eos:set)->tuple[list, list]:
-    "The scorer's greedy answer (extracted) and ln π(answer | CoT) for each record's CoT ids."
-    ctx = contexts(tok, cfg, recs, cots, eos)
+    "The scorer's greedy answer (extracted; a continuation's first word) and ln π(answer | CoT) for each record's CoT."
+    ctx, wiki = contexts(tok, cfg, recs, cots, eos), cfg.task.name == 'wiki'
     ans = [answer_ids(tok, r.answer, cfg.sampling.answer_length) for r in recs]
     with scorer_context(model, cfg):
-        preds = sample_tokens(model, ctx, 1, cfg.sampling.answer_length, None, eos_ids=eos, pad_id=tok.pad_token_id)
+        preds = sample_tokens(model, ctx, 1, 8 if wiki else cfg.sampling.answer_length, None, eos_ids=eos,
+                              pad_id=tok.pad_token_id)
         lnp = score_answers(model, tok, ctx, ans)[cfg.reward.reduce].tolist()
-    return [extract_answer(tok.decode(strip_eos(p, eos)), r.answer) for p, r in zip(preds, recs)], lnp
+    texts = [tok.decode(strip_eos(p, eos)) for p in preds]
+    return [first_word(t) if wiki else extract_answer(t, r.answer) for t, r in zip(texts, recs)], lnp
 
 # %% ../nbs/04e_heldout.ipynb #e4e0a002
 @torch.no_grad()
@@ -113,7 +124,7 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
                  step:int=0)->dict: # an evaluation log line
     "Held-out accuracy of answers predicted from the CoT alone, and mean ln π(a|CoT), with bootstrap CIs."
     c, eos = cfg, eos_ids(model, tok)
-    recs = get_batch(c.task, split, c.seed, 0, c.task.eval_size)
+    recs = get_batch(c.task, split, c.seed, 0, c.task.eval_size, tok)
     with lora_compute(model):   # the adapter at the precision it trains in
         cots = heldout_cots(model, tok, c, recs, split, greedy_cot, step)
         guesses, lnp = predict_answers(model, tok, c, recs, cots, eos)
@@ -121,4 +132,4 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
           for r, a, g, l in zip(recs, cots, guesses, lnp)]
     head = dict(step=step, eval=True, split=split, protocol='greedy' if greedy_cot else 'sampled')
     copy = dict(copy_rate=copy_rate([r.question for r in recs], [e['cot'] for e in ex]))
-    return head | eval_summary(recs, guesses, lnp) | copy | dict(examples=ex)
+    return head | eval_summary(recs, guesses, lnp, c.task.name) | copy | dict(examples=ex)

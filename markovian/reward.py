@@ -26,7 +26,8 @@ _CHOICE = ('Answer the following multiple-choice question: reason step by step, 
 INSTRUCTIONS = dict(
     arithmetic='Work out the following arithmetic problem step by step. You have {k} tokens of reasoning.',
     gsm8k=_WORD, svamp=_WORD, arc=_CHOICE, mmlu=_CHOICE,
-    qa='Answer the following question step by step. You have {k} tokens of reasoning.')
+    qa='Answer the following question step by step. You have {k} tokens of reasoning.',
+    wiki='Read the following text, then write {k} tokens of notes from which its continuation can be predicted.')
 COT_PREFIX, ANSWER_PREFIX, REDACTED, SLOT = 'Reasoning:', 'Answer:', '<redacted>', '\x00SLOT\x00'
 
 @lru_cache(maxsize=4096)

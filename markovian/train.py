@@ -21,7 +21,7 @@ from .config import (RunConfig, make_config, to_json, ConfigError, PRESETS, conf
                               field_docs, parse_value)
 from .data import Record, get_batch, with_supplied_cots, random_observation
 from .models import (load_model, add_lora, make_optimizer, lora_compute, portable_name, check_runnable, rl_mode,
-                              frozen_hashes, moved_weights)
+                              frozen_hashes, moved_weights, load_tokenizer)
 from .reward import score_answers, unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, prompt_states, RefCache, model_fingerprint
 from .rollout import Rollout, rollout, score_rollout, contexts, copy_rate
@@ -127,7 +127,8 @@ class Trainer:
         self.cfg = cfg
         self.rank, self.world, self.device = init_distributed(device)
         check_runnable(cfg.model, self.device)     # before anything is loaded or written
-        if cfg.task.name != 'arithmetic': get_batch(cfg.task, 'train', cfg.seed, 0, 1)   # the data reads, every field
+        if cfg.task.name != 'arithmetic':   # the data reads, every field, before the model loads
+            get_batch(cfg.task, 'train', cfg.seed, 0, 1, tok or (load_tokenizer(cfg.model.name) if cfg.task.name == 'wiki' else None))
         if model is None: model, tok = load_model(cfg.model, self.device)
         torch.manual_seed(hash_seed(cfg.seed, 'init'))  # LoRA's A matrices: the same start for the same seed
         self.model, self.tok = add_lora(model, cfg.model), tok
@@ -206,18 +207,18 @@ def open_run(self:Trainer, resume:bool)->int:
     return start
 
 # %% ../nbs/04f_train.ipynb #80b11449
-def _stream(cfg:RunConfig, step:int, n:int)->list[Record]:
+def _stream(cfg:RunConfig, step:int, n:int, tok=None)->list[Record]:
     "The step's `n` training questions: the stream's, or cycled from the first `debug.repeat_points` of it."
     N = cfg.debug.repeat_points
-    if not N: return get_batch(cfg.task, 'train', cfg.seed, step, n)
-    pool = get_batch(cfg.task, 'train', cfg.seed, 0, N)
+    if not N: return get_batch(cfg.task, 'train', cfg.seed, step, n, tok)
+    pool = get_batch(cfg.task, 'train', cfg.seed, 0, N, tok)
     return [pool[(step * n + i) % N] for i in range(n)]
 
 @patch
 def batch(self:Trainer, step:int)->list[Record]:
     "This rank's questions for `step`: a disjoint slice of the step's global batch, with the debug modes applied."
     c, q = self.cfg, self.cfg.optim.questions_per_step
-    recs = _stream(c, step, q * self.world)[self.rank * q:(self.rank + 1) * q]
+    recs = _stream(c, step, q * self.world, self.tok)[self.rank * q:(self.rank + 1) * q]
     if c.debug.peek_every and step % c.debug.peek_every == 0: recs = with_supplied_cots(recs, c.task.cots)
     if c.debug.random_observations: recs = [random_observation(self.tok, r, c.seed) for r in recs]
     return recs
