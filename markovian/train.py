@@ -4,7 +4,7 @@
 
 # %% ../nbs/04f_train.ipynb #bdd4ce0b
 from __future__ import annotations
-import argparse, builtins, ctypes, json, os, sys, time
+import builtins, ctypes, json, os, sys, time
 from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
@@ -14,11 +14,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.nn.utils.rnn import pad_sequence
 from fastcore.basics import patch
-from fastcore.script import bool_arg
 from tqdm.auto import tqdm
 from tqdm import tqdm as std_tqdm
-from .config import (RunConfig, make_config, to_json, ConfigError, PRESETS, config_from_params, field_flags,
-                              field_docs, parse_value)
+from .config import RunConfig, make_config, to_json, ConfigError, config_from_params
 from .data import Record, get_batch, with_supplied_cots, random_observation
 from .models import (load_model, add_lora, make_optimizer, lora_compute, portable_name, check_runnable, rl_mode,
                               frozen_hashes, moved_weights, load_tokenizer)
@@ -28,13 +26,13 @@ from .rollout import Rollout, rollout, score_rollout, contexts, copy_rate
 from .losses import (standardize, ei_keep_mask, pg_loss, ei_loss, PolicyLoss, kl_term, entropy,
                               needs_logits, action_logp)
 from . import rundir
-from .rundir import append_line, truncate_log, latest_checkpoint, prepare_run_dir, flat_config
+from .rundir import append_line, truncate_log, latest_checkpoint, prepare_run_dir
 from .heldout import heldout_eval
 
 # %% auto #0
 __all__ = ['ALGORITHMS', 'SAMPLE_COLUMNS', 'rank_device', 'init_distributed', 'start_wandb', 'release_heap', 'Advantages',
            'group_advantages', 'value_advantages', 'ei_advantages', 'Algorithm', 'WeightsMoved', 'Trainer',
-           'SampleLosses', 'group_chunks', 'reward_stats', 'train', 'cli_parser', 'main']
+           'SampleLosses', 'group_chunks', 'reward_stats', 'train']
 
 # %% ../nbs/04f_train.ipynb #c32aa859
 def rank_device(local_rank:int, # this process's rank on its node (torchrun's `LOCAL_RANK`)
@@ -472,41 +470,7 @@ def train(model:str='smollm2', resume:bool=False, progress:bool=True,
     cfg = config_from_params(model, config, overrides, **params)
     return Trainer(cfg, resume=resume).fit(progress)
 
-# %% ../nbs/04f_train.ipynb #651279f4
-def _flag_type(hint):
-    "The argparse type of a field: bool from true/false words, a tuple from comma-separated values."
-    if hint is bool: return bool_arg
-    if hint is tuple: return lambda s: tuple(parse_value(x) for x in s.split(','))
-    return hint
-
-def cli_parser(preset:str='smollm2')->argparse.ArgumentParser:
-    "The CLI: run options, then one flag per config field with its type, the preset's value and a line of help."
-    vals, docs = flat_config(make_config(preset)), field_docs()
-    p = argparse.ArgumentParser(prog='python -m markovian.train', description=main.__doc__)
-    p.add_argument('--model', default='smollm2', help=f"preset: {', '.join(PRESETS)} (default: smollm2)")
-    p.add_argument('--config', help='a config JSON to start from instead of the preset (e.g. runs/x/config.json)')
-    p.add_argument('--set', action='append', metavar='NAME=VALUE', help='any field by flat or dotted name; repeatable')
-    p.add_argument('--resume', nargs='?', const=True, default=False, type=bool_arg,
-                   help='continue the run in run_dir from its last complete checkpoint')
-    g = p.add_argument_group(f'config fields (the {preset} preset\'s values in brackets)')
-    for flag, path in field_flags().items():
-        hint, doc = docs[path]
-        g.add_argument(f'--{flag}', type=_flag_type(hint), metavar=hint.__name__,
-                       help=f'{doc} [{vals[path]!r}]'.replace('%', '%%'))
-    return p
-
-# %% ../nbs/04f_train.ipynb #0b12d9a3
-def main(argv:list[str]|None=None):
-    "Train a Markovian CoT policy (also under `torchrun --nproc_per_node N -m markovian.train`)."
-    argv = sys.argv[1:] if argv is None else list(argv)
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument('--model', default='smollm2')
-    preset = pre.parse_known_args(argv)[0].model
-    a = vars(cli_parser(preset if preset in PRESETS else 'smollm2').parse_args(argv))
-    run = dict(model=a.pop('model'), resume=a.pop('resume'), config=a.pop('config'), overrides=a.pop('set'))
-    try: train(**run, **a)
-    except (ConfigError, FileExistsError, FileNotFoundError, NotADirectoryError, ImportError, ValueError,
-            WeightsMoved, FloatingPointError) as e:
-        sys.exit(f'error: {e}')  # one line, no traceback
-
-if __name__ == '__main__' and not getattr(builtins, '__IPYTHON__', False): main()
+# %% ../nbs/04f_train.ipynb #e39a233a
+if __name__ == '__main__' and not getattr(builtins, '__IPYTHON__', False):
+    from markovian.cli import main
+    main()
