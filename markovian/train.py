@@ -352,12 +352,13 @@ def reward_stats(ro:Rollout, adv:torch.Tensor)->dict:
 
 # %% ../nbs/04f_train.ipynb #c53fc6ef
 @patch
-def samples(self:Trainer, ro:Rollout, adv:torch.Tensor)->list[dict]:
+def samples(self:Trainer, ro:Rollout, adv:torch.Tensor,
+            cots:list[str]|None=None)->list[dict]: # the CoTs as text, when the caller decoded them already
     "Every question of the step with all its CoTs, CoT′, answer, rewards and advantages."
     G, dec = ro.group_size, lambda a: self.tok.decode(strip_eos(a, self.eos))
-    group = lambda x, i: x[i * G:(i + 1) * G].tolist()
+    cots, group = cots or [dec(a) for a in ro.actions], lambda x, i: x[i * G:(i + 1) * G].tolist()
     return [dict(question=r.question, answer=r.answer, ref_cot=dec(ro.ref_actions[i]), ref_lnp=float(ro.ref_lnp[i]),
-                 cots=[dec(a) for a in ro.actions[i * G:(i + 1) * G]], lnp=group(ro.lnp, i),
+                 cots=cots[i * G:(i + 1) * G], lnp=group(ro.lnp, i),
                  rewards=group(ro.reward, i), advantages=group(adv, i))
             for i, r in enumerate(ro.records)]
 
@@ -385,7 +386,7 @@ def step(self:Trainer, step:int)->dict:
     cots = [self.tok.decode(strip_eos(a, self.eos)) for a in ro.actions]
     copy = dict(copy_rate=copy_rate([r.question for r in ro.records], cots))
     m = parts | adv.stats | reward_stats(ro, adv.adv) | times | copy
-    out = dict(step=step, metrics=m, samples=self.samples(ro, adv.adv) if self.cfg.log.log_samples else [])
+    out = dict(step=step, metrics=m, samples=self.samples(ro, adv.adv, cots) if self.cfg.log.log_samples else [])
     release_heap()
     return out
 
