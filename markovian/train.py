@@ -199,6 +199,7 @@ def load_checkpoint(self:Trainer, path:Path)->int:
 def open_run(self:Trainer, resume:bool)->int:
     "Create or reopen the run directory; return the step to continue from."
     prepare_run_dir(self.cfg, resume, write=self.rank == 0)
+    if self.world > 1: dist.barrier()   # every rank has checked the directory before rank 0 logs into it
     ck = latest_checkpoint(self.run_dir) if resume else None
     start = self.load_checkpoint(ck) if ck else 0
     if self.rank == 0 and resume: truncate_log(self.run_dir / 'log.jsonl', start if start > 0 else -1)  # none: afresh
