@@ -13,8 +13,9 @@ from .config import RunConfig, ConfigError, config_from_params, from_json, parse
 from .rundir import read_log, config_diff, flat_config, RESUMABLE
 
 # %% auto #0
-__all__ = ['ARMS', 'METRICS', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'run_row', 'mean_ci',
-           'arm_summary', 'sweep_results', 'plot_sweep']
+__all__ = ['ARMS', 'METRICS', 'ALONE', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'eval_columns',
+           'run_row', 'mean_ci', 'arm_summary', 'sweep_results', 'plot_sweep', 'cot_alone_lines', 'sweep_cot_alone',
+           'run_effects', 'paired_seeds', 'sweep_fragility', 'fragility_grid']
 
 # %% ../nbs/10_sweep.ipynb #c48cab19
 ARMS = dict(markovian='', non_markovian='markovian=False', no_reward='reward.weight=0', ppo='algorithm=ppo_value',
@@ -83,20 +84,26 @@ def run_sweep(runs:list[SweepRun], progress='text', log=print)->list[str]:
     return before
 
 # %% ../nbs/10_sweep.ipynb #88efc3a2
-def _final(log:list[dict], step:int, protocol:str)->dict:
-    return next((l for l in log if l.get('eval') and l['split'] == 'test' and l['step'] == step
+def _final(log:list[dict], step:int, protocol:str, split:str='test')->dict:
+    return next((l for l in log if l.get('eval') and l['split'] == split and l['step'] == step
                  and l['protocol'] == protocol), {})
+
+def eval_columns(lines:list[dict], steps:int, split:str='test', prefix:str='')->dict:
+    "Accuracy, ln π and copy rate before training (`base_…`) and at step `steps`, both protocols, from eval lines."
+    out = {}
+    for proto in ('sampled', 'greedy'):
+        b, f = _final(lines, 0, proto, split), _final(lines, steps, proto, split)
+        out |= {f'{prefix}base_{proto}_acc': b.get('accuracy'), f'{prefix}{proto}_acc': f.get('accuracy'),
+                f'{prefix}base_{proto}_lnp': b.get('lnp'), f'{prefix}{proto}_lnp': f.get('lnp'),
+                f'{prefix}{proto}_copy': f.get('copy_rate')}
+    return out
 
 def run_row(r:SweepRun)->dict:
     "The summary of one run: base and final test accuracy and ln π for both protocols, copy rate, wall time."
     log = read_log(Path(r.cfg.log.run_dir) / 'log.jsonl')
     row = dict(arm=r.arm, seed=r.seed, state=run_state(r.cfg), run_dir=r.cfg.log.run_dir)
     if not log: return row
-    for proto in ('sampled', 'greedy'):
-        b, f = _final(log, 0, proto), _final(log, r.cfg.optim.steps, proto)
-        row |= {f'base_{proto}_acc': b.get('accuracy'), f'{proto}_acc': f.get('accuracy'),
-                f'base_{proto}_lnp': b.get('lnp'), f'{proto}_lnp': f.get('lnp'), f'{proto}_copy': f.get('copy_rate')}
-    return row | dict(wall_min=(log[-1]['time'] - log[0]['time']) / 60)
+    return row | eval_columns(log, r.cfg.optim.steps) | dict(wall_min=(log[-1]['time'] - log[0]['time']) / 60)
 
 def mean_ci(x, level:float=0.95)->tuple[float, float, float]:
     "Mean and Student-t interval of `x` (NaNs dropped); the interval is NaN for fewer than two values."
@@ -148,3 +155,80 @@ def plot_sweep(rows:pd.DataFrame, summ:pd.DataFrame, path:str|Path|None=None,
     fig.tight_layout()
     if path: fig.savefig(path, dpi=120)
     return fig
+
+# %% ../nbs/10_sweep.ipynb #f7a90021
+def cot_alone_lines(r:SweepRun, split:str='test')->list[dict]:
+    "Evaluation lines of a finished run (base and last step) with the question hidden; computed once for other arms."
+    n, rd = r.cfg.optim.steps, Path(r.cfg.log.run_dir)
+    if r.cfg.reward.markovian: return read_log(rd / 'log.jsonl')
+    f = rd / f'cot-alone-{split}.json'
+    if not f.exists():
+        from markovian.evaluate import Policy
+        from markovian.heldout import heldout_eval
+        pol = Policy(rd, markovian=True)
+        lines = [{k: v for k, v in heldout_eval(pol.load(s).model, pol.tok, pol.cfg, split, g, s).items()
+                  if k != 'examples'} for s in (0, n) for g in (False, True)]
+        tmp = f.with_suffix('.tmp')
+        tmp.write_text(json.dumps(lines)); tmp.replace(f)
+    return json.loads(f.read_text())
+
+ALONE = ['alone_base_sampled_acc', 'alone_sampled_acc', 'alone_greedy_acc', 'alone_base_sampled_lnp', 'alone_sampled_lnp']
+
+def sweep_cot_alone(runs:list[SweepRun], split:str='test',
+                    out_dir:str|Path|None=None)->tuple[pd.DataFrame, pd.DataFrame]:
+    "Per finished run and per arm (mean [lo, hi] over seeds): held-out figures of the CoT alone."
+    done = [r for r in runs if run_state(r.cfg) == 'done']
+    rows = pd.DataFrame([dict(arm=r.arm, seed=r.seed, state='done') |
+                         eval_columns(cot_alone_lines(r, split), r.cfg.optim.steps, split, 'alone_') for r in done])
+    summ = arm_summary(rows, ALONE) if len(rows) else pd.DataFrame()
+    if out_dir:
+        rows.to_csv(Path(out_dir) / f'cot-alone-{split}.csv', index=False)
+        summ.to_csv(Path(out_dir) / f'cot-alone-summary-{split}.csv', index=False)
+    return rows, summ
+
+# %% ../nbs/10_sweep.ipynb #f7a90002
+def run_effects(r:SweepRun, split:str='test', progress:bool=False)->pd.DataFrame:
+    "Perturbation effects of a finished run's final checkpoint, computed once and kept in its run directory."
+    f = Path(r.cfg.log.run_dir) / f'perturbation-{split}.csv'
+    if f.exists(): return pd.read_csv(f)
+    from markovian.evaluate import Policy, perturbation_effects
+    eff = perturbation_effects(Policy(r.cfg.log.run_dir).load(r.cfg.optim.steps), split, progress=progress)
+    tmp = f.with_suffix('.tmp')
+    eff.to_csv(tmp, index=False); tmp.replace(f)   # atomic: a killed analysis leaves no half-written table
+    return eff
+
+# %% ../nbs/10_sweep.ipynb #f7a90003
+def paired_seeds(runs:list[SweepRun], arms:tuple[str, str])->list[int]:
+    "Seeds that every arm in `arms` has finished (an arm the sweep lacks is an error)."
+    have = {r.arm for r in runs}
+    for a in arms:
+        if a not in have: raise ConfigError(f'fragility: arm {a!r} is not in the sweep (arms: {", ".join(sorted(have))})')
+    done = {(r.arm, r.seed) for r in runs if run_state(r.cfg) == 'done'}
+    return sorted({r.seed for r in runs if all((a, r.seed) in done for a in arms)})
+
+def sweep_fragility(runs:list[SweepRun], arms:tuple[str, str]=('markovian', 'non_markovian'), # (Markovian, other)
+                    split:str='test', value:str='lnp_drop', # or 'acc_drop'
+                    out_dir:str|Path|None=None, progress:bool=False)->tuple[pd.DataFrame, pd.DataFrame]:
+    "Per seed, drop(first arm) − drop(second) per perturbation and severity; per cell its mean [lo, hi] over seeds."
+    from markovian.evaluate import fragility_table
+    by = {(r.arm, r.seed): r for r in runs}
+    per_seed = []
+    for s in paired_seeds(runs, arms):
+        t = fragility_table(*[run_effects(by[a, s], split, progress) for a in arms], value)
+        long = t.reset_index().melt(id_vars='severity', var_name='kind', value_name='delta')
+        per_seed.append(long[long.severity > 0].assign(seed=s))
+    if not per_seed: return pd.DataFrame(), pd.DataFrame()
+    per_seed = pd.concat(per_seed, ignore_index=True)
+    cells = [dict(severity=sev, kind=k, seeds=len(g), **dict(zip(('mean', 'lo', 'hi'), mean_ci(g.delta))))
+             for (sev, k), g in per_seed.groupby(['severity', 'kind'], sort=False)]
+    summ = pd.DataFrame(cells)
+    if out_dir:
+        per_seed.to_csv(Path(out_dir) / f'fragility-seeds-{split}.csv', index=False)
+        summ.to_csv(Path(out_dir) / f'fragility-{split}.csv', index=False)
+    return per_seed, summ
+
+# %% ../nbs/10_sweep.ipynb #f7a90005
+def fragility_grid(summ:pd.DataFrame, digits:int=2)->pd.DataFrame:
+    "The summary as a severity × perturbation table of `mean [lo, hi]` strings."
+    f = lambda r: f'{r["mean"]:+.{digits}f}' + ('' if np.isnan(r['lo']) else f' [{r["lo"]:+.{digits}f}, {r["hi"]:+.{digits}f}]')
+    return summ.assign(cell=summ.apply(f, axis=1)).pivot(index='severity', columns='kind', values='cell')
