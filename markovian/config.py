@@ -129,6 +129,7 @@ class Reward(_Section):
     reduce:str = F('mean', choices=('mean', 'sum'))  # over answer tokens
     scorer:str = F('reference', choices=('reference', 'policy'))  # who scores the policy's CoT
     weight:float = F(1.0, lo=0.0)  # multiplies R; 0 is the no-reward control (only the KL term acts)
+    end_marker:bool = F(False)  # score the answer followed by the tokenizer's end token: '1' no longer pays for '15'
 
 @dataclass(frozen=True)
 class Algo(_Section):
@@ -198,6 +199,8 @@ class RunConfig:
         if self.task.name == 'wiki' and self.task.target_length > self.sampling.answer_length:
             raise ConfigError(f'task.target_length: {self.task.target_length} is over sampling.answer_length '
                               f'{self.sampling.answer_length}: the continuation would not fit the scorer')
+        if self.reward.end_marker and self.task.name == 'wiki':
+            raise ConfigError("reward.end_marker: True makes no sense for task 'wiki' (a continuation does not end there)")
         if self.debug.peek_every > 0 and not self.task.cots:
             raise ConfigError(f'debug.peek_every: {self.debug.peek_every} needs supplied CoTs (task.cots)')
 

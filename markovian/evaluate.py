@@ -140,7 +140,7 @@ def cross_model_rewards(run_dir, # a run whose log.jsonl holds samples
     rows = []
     for l in [l for l in read_log(Path(run_dir) / 'log.jsonl') if l.get('samples')][::every]:
         ss = l['samples']
-        ans = [answer_ids(tok, s['answer']) for s in ss]
+        ans = [answer_ids(tok, s['answer'], end=cfg.reward.end_marker) for s in ss]
         lnp = score_answers(model, tok, [ctx(c, s) for s in ss for c in s['cots']],
                             [a for a, s in zip(ans, ss) for _ in s['cots']])[cfg.reward.reduce]
         ref_lnp = score_answers(model, tok, [ctx(s['ref_cot'], s) for s in ss], ans)[cfg.reward.reduce]

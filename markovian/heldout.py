@@ -97,7 +97,7 @@ def scorer_context(model, cfg:RunConfig):
 def predict_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], eos:set)->tuple[list, list]:
     "The scorer's greedy answer (extracted; a continuation's first word) and ln π(answer | CoT) for each record's CoT."
     ctx, wiki = contexts(tok, cfg, recs, cots, eos), cfg.task.name == 'wiki'
-    ans = [answer_ids(tok, r.answer, cfg.sampling.answer_length) for r in recs]
+    ans = [answer_ids(tok, r.answer, cfg.sampling.answer_length, cfg.reward.end_marker) for r in recs]
     with scorer_context(model, cfg):
         preds = sample_tokens(model, ctx, 1, 8 if wiki else cfg.sampling.answer_length, None, eos_ids=eos,
                               pad_id=tok.pad_token_id)

@@ -168,7 +168,7 @@ def show_strip(self:Inspector):
     s = step_samples(self.runs[self.run_pick.value].lines, self.step.value)[k]
     model, tok, cfg = self.scorer_model()
     ctx = run_context(tok, cfg, cot_ids(tok, s['cots'][j]), s['question'])
-    a = answer_ids(tok, s['answer'])
+    a = answer_ids(tok, s['answer'], end=cfg.reward.end_marker)
     with model.disable_adapter(): lp = score_answers(model, tok, [ctx], [a])['tokens'][0].tolist()
     strip = token_strip_html([tok.decode([t]) for t in a], lp)
     self.strip.value = f"<b>answer tokens of “{html.escape(s['cots'][j])}”:</b> " + strip

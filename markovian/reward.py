@@ -59,12 +59,15 @@ def answer_context(tok, cot_ids, # tokenizer; the CoT's token ids as sampled
     pre, post = template_parts(tok, user, COT_PREFIX + SLOT + '\n' + ANSWER_PREFIX)
     return [*pre, *cot_ids, *post, *answer_sep(tok)]
 
-def answer_ids(tok, answer:str, max_len:int=64)->list[int]:
+def answer_ids(tok, answer:str, max_len:int=64,
+               end:bool=False)->list[int]: # followed by the tokenizer's end token (`reward.end_marker`)
     "Token ids of the answer as it follows `Answer:` and its separator."
     sep, ids = answer_sep(tok), tok(' ' + answer.strip(), add_special_tokens=False).input_ids
     if tuple(ids[:len(sep)]) == sep: ids = ids[len(sep):]                 # ' 12' → ' ', '1', '2': the digits
     else: ids = tok(answer.strip(), add_special_tokens=False).input_ids   # ' hello' is one token: spell 'hello'
     if not ids: raise ValueError(f'answer: {answer!r} has no tokens to score')
+    if end and tok.eos_token_id is None: raise ValueError('reward.end_marker: the tokenizer has no end token')
+    if end: ids = ids + [tok.eos_token_id]
     if len(ids) > max_len:
         raise ValueError(f'sampling.answer_length: the answer {answer[:40]!r} needs {len(ids)} tokens, '
                          f'more than {max_len}')
@@ -226,11 +229,12 @@ def cot_usefulness(model, tok, # scoring model and tokenizer
                    question:str, answer:str, # the QA pair
                    cots:dict[str, str], # name → handwritten CoT
                    markovian:bool=True, # hide the question from the scorer
-                   task:str='arithmetic' # which instruction frames the prompt
+                   task:str='arithmetic', # which instruction frames the prompt
+                   end:bool=False # score the answer's end token too (`reward.end_marker`)
                   )->pd.DataFrame: # one row per CoT, best first
     "ln π(answer | CoT) for each CoT, ranked."
     ctx = [answer_context(tok, cot_ids(tok, c), None if markovian else question, task) for c in cots.values()]
-    s = score_answers(model, tok, ctx, [answer_ids(tok, answer)] * len(cots))
+    s = score_answers(model, tok, ctx, [answer_ids(tok, answer, end=end)] * len(cots))
     df = pd.DataFrame(dict(cot=list(cots), lnp_sum=s['sum'].tolist(), lnp_mean=s['mean'].tolist(),
                            token_lnp=[[round(x, 3) for x in t.tolist()] for t in s['tokens']],
                            text=list(cots.values())))

@@ -84,7 +84,7 @@ def rollout(model, tok, cfg:RunConfig, recs:list[Record], gen:torch.Generator,
                                               ref_cache=ref_cache, decoder=s.decoder)
     for i, r in enumerate(recs):
         if r.cot is not None: acts[i * s.group_size] = cot_ids(tok, r.cot)
-    answers = [answer_ids(tok, r.answer, s.answer_length) for r in recs]
+    answers = [answer_ids(tok, r.answer, s.answer_length, cfg.reward.end_marker) for r in recs]
     return Rollout(recs, prompts, acts, ref, answers, s.group_size, ref_cached=cached)
 
 # %% ../nbs/04b_rollout.ipynb #f1b2c6db
