@@ -13,7 +13,7 @@ from .data import Record, get_batch, normalize_number
 from .models import lora_compute
 from .reward import answer_ids, score_answers, unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, sample_tokens
-from .rollout import run_prompt, contexts, copy_rate
+from .rollout import run_prompt, contexts, copy_rate, copy_share
 
 # %% auto #0
 __all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci', 'first_word',
@@ -131,5 +131,6 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
     ex = [dict(question=r.question, answer=r.answer, cot=tok.decode(strip_eos(a, eos)), predicted=g, lnp=l)
           for r, a, g, l in zip(recs, cots, guesses, lnp)]
     head = dict(step=step, eval=True, split=split, protocol='greedy' if greedy_cot else 'sampled')
-    copy = dict(copy_rate=copy_rate([r.question for r in recs], [e['cot'] for e in ex]))
+    qs, cs = [r.question for r in recs], [e['cot'] for e in ex]
+    copy = dict(copy_rate=copy_rate(qs, cs), copy_share=copy_share(qs, cs))
     return head | eval_summary(recs, guesses, lnp, c.task.name) | copy | dict(examples=ex)

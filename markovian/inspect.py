@@ -14,7 +14,7 @@ from .config import Model
 from .models import load_model, add_lora
 from .reward import cot_usefulness, answer_ids, cot_ids, score_answers
 from fastcore.basics import patch
-from .rollout import run_context, copy_rate, copies_question
+from .rollout import run_context, copy_rate, copies_question, copy_share, copied_words
 from .rundir import upgrade_line, list_checkpoints
 
 # %% auto #0
@@ -109,16 +109,19 @@ def step_samples(lines:list[dict], step:int)->list[dict]:
     return next((l['samples'] for l in lines if l.get('step') == step and 'samples' in l), [])
 
 _COPY_MARK = ' <b title="the CoT contains the question" style="color:#9467bd">⧉ copy</b>'
+_share_mark = lambda x: f' <span title="words in runs copied from the question" style="color:#9467bd">{x:.0%} copied</span>' if x else ''
 
 def samples_html(samples:list[dict], step:int)->str:
     "HTML of one step's questions, each with its CoTs sorted by reward; CoTs that copy the question are marked."
-    rate = copy_rate([s['question'] for s in samples], [c for s in samples for c in s['cots']]) if samples else 0
-    e, out = html.escape, [f'<h4>step {step} · {rate:.0%} of the CoTs contain their question</h4>']
+    qs, cs = [s['question'] for s in samples], [c for s in samples for c in s['cots']]
+    rate, share = (copy_rate(qs, cs), copy_share(qs, cs)) if samples else (0, 0)
+    e, out = html.escape, [f'<h4>step {step} · {rate:.0%} of the CoTs contain their question · '
+                           f'{share:.0%} of their words copied from it</h4>']
     for s in samples:
         order = np.argsort(s['rewards'])[::-1]
         same = len(set(np.round(s['rewards'], 9))) == 1
         flat = ' <b style="color:#d62728">(all rewards equal: no gradient)</b>' if same else ''
-        mark = lambda c: _COPY_MARK if copies_question(s['question'], c) else ''
+        mark = lambda c: _COPY_MARK if copies_question(s['question'], c) else _share_mark(copied_words(s['question'], c))
         cells = lambda i: (f"<td>{e(s['cots'][i])}{mark(s['cots'][i])}</td><td>{s['lnp'][i]:.3f}</td>"
                            f"<td>{s['rewards'][i]:.3f}</td>"
                            f"<td>{s['advantages'][i]:+.2f}</td>")

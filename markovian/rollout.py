@@ -13,7 +13,8 @@ from .reward import cot_prompt, answer_context, answer_ids, cot_ids, score_answe
 from .sampling import eos_ids, strip_eos, sample_with_reference, RefCache
 
 # %% auto #0
-__all__ = ['Rollout', 'run_prompt', 'run_context', 'contexts', 'copies_question', 'copy_rate', 'rollout', 'score_rollout']
+__all__ = ['Rollout', 'run_prompt', 'run_context', 'contexts', 'copies_question', 'copy_rate', 'copied_words', 'copy_share',
+           'rollout', 'score_rollout']
 
 # %% ../nbs/04b_rollout.ipynb #cfd6b830
 @dataclass
@@ -71,6 +72,21 @@ def copy_rate(questions:list[str], cots:list[str])->float:
     "Share of CoTs that contain their question verbatim; `cots` grouped by question, the same number for each."
     G = len(cots) // len(questions)
     return sum(copies_question(questions[i // G], c) for i, c in enumerate(cots)) / len(cots)
+
+def copied_words(question:str, cot:str, n:int=4)->float:
+    "Share of the CoT's words inside a run of ≥ `n` words (or the whole question) that occurs verbatim in the question."
+    q, c = question.split(), cot.split()
+    n = min(n, len(q))
+    if not c or not n: return 0.
+    grams, hit = {tuple(q[i:i + n]) for i in range(len(q) - n + 1)}, [False] * len(c)
+    for i in range(len(c) - n + 1):
+        if tuple(c[i:i + n]) in grams: hit[i:i + n] = [True] * n
+    return sum(hit) / len(c)
+
+def copy_share(questions:list[str], cots:list[str])->float:
+    "Mean `copied_words` over CoTs grouped by question (as for `copy_rate`)."
+    G = len(cots) // len(questions)
+    return sum(copied_words(questions[i // G], c) for i, c in enumerate(cots)) / len(cots)
 
 # %% ../nbs/04b_rollout.ipynb #59d63f83
 def rollout(model, tok, cfg:RunConfig, recs:list[Record], gen:torch.Generator,

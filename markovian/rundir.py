@@ -41,6 +41,7 @@ METRICS = dict(
     cot_tokens='mean CoT length in tokens (EOS included)',
     ref_cached='share of the step\'s CoTs′ served from the CoT′ cache (decoded at an earlier step)',
     copy_rate='share of the step\'s CoTs that contain their question verbatim (whitespace-normalised)',
+    copy_share='mean share of a CoT\'s words in verbatim runs (≥ 4 words) from its question or context',
 )
 SAMPLE_KEYS = dict(question='the question', answer='the gold answer', ref_cot='the reference CoT′',
                    ref_lnp='its ln π′(answer | CoT′)', cots='the G policy CoTs', lnp='their ln π(answer | CoT)',

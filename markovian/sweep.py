@@ -95,7 +95,7 @@ def eval_columns(lines:list[dict], steps:int, split:str='test', prefix:str='')->
         b, f = _final(lines, 0, proto, split), _final(lines, steps, proto, split)
         out |= {f'{prefix}base_{proto}_acc': b.get('accuracy'), f'{prefix}{proto}_acc': f.get('accuracy'),
                 f'{prefix}base_{proto}_lnp': b.get('lnp'), f'{prefix}{proto}_lnp': f.get('lnp'),
-                f'{prefix}{proto}_copy': f.get('copy_rate')}
+                f'{prefix}{proto}_copy': f.get('copy_rate'), f'{prefix}{proto}_copy_share': f.get('copy_share')}
     return out
 
 def run_row(r:SweepRun)->dict:

@@ -22,7 +22,7 @@ from .models import (load_model, add_lora, make_optimizer, lora_compute, portabl
                               frozen_hashes, moved_weights, load_tokenizer)
 from .reward import score_answers, unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, prompt_states, RefCache, model_fingerprint
-from .rollout import Rollout, rollout, score_rollout, contexts, copy_rate
+from .rollout import Rollout, rollout, score_rollout, contexts, copy_rate, copy_share
 from .losses import (standardize, ei_keep_mask, pg_loss, ei_loss, PolicyLoss, kl_term, entropy,
                               needs_logits, action_logp)
 from . import rundir
@@ -385,7 +385,8 @@ def step(self:Trainer, step:int)->dict:
                  tokens_per_s=n_decoded / max(t1 - t0, 1e-9), cot_tokens=n_cot / len(ro.actions),
                  ref_cached=sum(cached) / len(cached))
     cots = [self.tok.decode(strip_eos(a, self.eos)) for a in ro.actions]
-    copy = dict(copy_rate=copy_rate([r.question for r in ro.records], cots))
+    qs = [r.question for r in ro.records]
+    copy = dict(copy_rate=copy_rate(qs, cots), copy_share=copy_share(qs, cots))
     m = parts | adv.stats | reward_stats(ro, adv.adv) | times | copy
     out = dict(step=step, metrics=m, samples=self.samples(ro, adv.adv, cots) if self.cfg.log.log_samples else [])
     release_heap()
