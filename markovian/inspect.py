@@ -10,9 +10,9 @@ import numpy as np
 import ipywidgets as W
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .config import Model
+from .config import Model, from_json
 from .models import load_model, add_lora
-from .reward import cot_usefulness, answer_ids, cot_ids, score_answers
+from .reward import cot_usefulness, answer_ids, cot_ids, score_answers, INSTRUCTIONS
 from fastcore.basics import patch
 from .rollout import run_context, copy_rate, copies_question, copy_share, copied_words
 from .rundir import upgrade_line, list_checkpoints
@@ -183,10 +183,14 @@ class UsefulnessWidget:
                  base:str='embedded:smollm2', # the base model's name
                  question:str='23 + 14 + 81 + 92', answer:str='210',
                  cots=('First, 23 + 14 = 37. Then 37 + 81 = 118. Finally, 118 + 92 = 210.',
-                       'I am a flying banana 210')):
+                       'I am a flying banana 210'),
+                 task:str='arithmetic'): # the instruction the CoTs are framed by (`INSTRUCTIONS`)
         self.base, self.runs, self._models = base, {Path(r).name: Path(r) for r in run_dirs}, {}
         self.question, self.answer = W.Text(question, description='question'), W.Text(answer, description='answer')
         self.scorer = W.Dropdown(options=['base'] + list(self.runs), description='scorer')
+        self.task = W.Dropdown(options=list(INSTRUCTIONS), value=task, description='task')
+        self.end = W.Checkbox(False, description='end marker', indent=False)
+        self.scorer.observe(lambda _: self.follow_run(), 'value')
         self.cots = W.VBox()
         self.add_btn = W.Button(description='add CoT')
         self.score_btn = W.Button(description='score', button_style='primary')
@@ -196,7 +200,8 @@ class UsefulnessWidget:
         self.bars.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=30), title='ln π(answer | CoT)')
         self.tokens = W.HTML()
         for c in cots: self.add_cot(c)
-        inputs, buttons = W.HBox([self.question, self.answer, self.scorer]), W.HBox([self.add_btn, self.score_btn])
+        inputs = W.VBox([W.HBox([self.question, self.answer]), W.HBox([self.scorer, self.task, self.end])])
+        buttons = W.HBox([self.add_btn, self.score_btn])
         self.widget = W.VBox([inputs, self.cots, buttons, self.bars, self.tokens])
 
     def add_cot(self, text:str=''):
@@ -231,17 +236,26 @@ def scorer_model(self:UsefulnessWidget):
     return self._models[key]
 
 @patch
+def follow_run(self:UsefulnessWidget):
+    "Take the task and end marker of the run chosen as scorer (the base model keeps the current ones)."
+    if self.scorer.value == 'base': return
+    cfg = from_json((self.runs[self.scorer.value] / 'config.json').read_text())
+    self.task.value, self.end.value = cfg.task.name, cfg.reward.end_marker
+
+@patch
 def score(self:UsefulnessWidget):
     "Score every non-empty CoT and redraw the bars and the token strips."
     texts = [r.children[0].value for r in self.cots.children]
     cots = {f'CoT {i + 1}': t for i, t in enumerate(texts) if t.strip()}
     model, tok = self.scorer_model()
-    self.table = cot_usefulness(model, tok, self.question.value, self.answer.value, cots)
-    t = self.table.iloc[::-1]
+    task, end, a = self.task.value, self.end.value, self.answer.value
+    self.table = cot_usefulness(model, tok, self.question.value, a, cots, task=task, end=end)
+    t, per_token = self.table.iloc[::-1], task == 'wiki'
     with self.bars.batch_update():
-        self.bars.data[0].x, self.bars.data[0].y = list(t.lnp_sum), list(t.cot)
+        self.bars.data[0].x, self.bars.data[0].y = list(t.lnp_mean if per_token else t.lnp_sum), list(t.cot)
         self.bars.data[0].hovertext = list(t.text)
-    toks = [tok.decode([i]) for i in answer_ids(tok, self.answer.value)]
+        self.bars.layout.title = 'mean ln π per continuation token' if per_token else 'ln π(answer | CoT)'
+    toks = [tok.decode([i]) for i in answer_ids(tok, a, max_len=len(a) + 2, end=end)]
     line = lambda r: f'<b>{r.cot}</b> ({html.escape(r.text[:60])}): ' + token_strip_html(toks, r.token_lnp)
     self.tokens.value = '<br>'.join(line(r) for r in self.table.itertuples())
     return self.table

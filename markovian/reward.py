@@ -234,7 +234,7 @@ def cot_usefulness(model, tok, # scoring model and tokenizer
                   )->pd.DataFrame: # one row per CoT, best first
     "ln π(answer | CoT) for each CoT, ranked."
     ctx = [answer_context(tok, cot_ids(tok, c), None if markovian else question, task) for c in cots.values()]
-    s = score_answers(model, tok, ctx, [answer_ids(tok, answer, end=end)] * len(cots))
+    s = score_answers(model, tok, ctx, [answer_ids(tok, answer, len(answer) + 2, end)] * len(cots))   # no cap: a text may be long
     df = pd.DataFrame(dict(cot=list(cots), lnp_sum=s['sum'].tolist(), lnp_mean=s['mean'].tolist(),
                            token_lnp=[[round(x, 3) for x in t.tolist()] for t in s['tokens']],
                            text=list(cots.values())))
