@@ -19,8 +19,8 @@ from .rundir import read_log, append_line, list_checkpoints, load_adapter
 from .heldout import heldout_eval, heldout_cots, predict_answers, eval_summary
 
 # %% auto #0
-__all__ = ['PERTURBATIONS', 'Policy', 'evaluate_run', 'best_step', 'perturb', 'perturbation_effects', 'fragility_table',
-           'cross_model_rewards', 'main']
+__all__ = ['PERTURBATIONS', 'Policy', 'evaluate_run', 'best_step', 'perturb', 'predict_distinct', 'perturbation_effects',
+           'fragility_table', 'cross_model_rewards', 'main']
 
 # %% ../nbs/06_evaluate.ipynb #f63bcc20
 class Policy:
@@ -95,24 +95,43 @@ def perturb(text:str, kind:str, frac:float, rng:random.Random)->str:
         return ''.join(rng.choice(_ALNUM) if c.isalnum() and rng.random() < frac else c for c in text)
     raise ValueError(f'kind: unknown perturbation {kind!r}; choose from {", ".join(PERTURBATIONS)}')
 
+# %% ../nbs/06_evaluate.ipynb #b0b12351
+def predict_distinct(m, tok, cfg, recs:list, cot_lists:list[list[list[int]]], eos:set, # CoT lists aligned with `recs`
+                     chunk:int=128, progress:bool=False)->list[tuple[list, list]]:
+    "`predict_answers` for each list of CoTs, every distinct (question, answer, CoT) scored once, in chunks."
+    slot, first = {}, []
+    for cots in cot_lists:
+        for r, c in zip(recs, cots):
+            k = (r.question, r.answer, tuple(c))
+            if k not in slot: slot[k] = len(first); first.append((r, list(c)))
+    g, l = [], []
+    for i in tqdm(range(0, len(first), chunk), desc='scoring damaged CoTs', disable=not progress):
+        pg, pl = predict_answers(m, tok, cfg, [r for r, _ in first[i:i + chunk]], [c for _, c in first[i:i + chunk]], eos)
+        g, l = g + pg, l + pl
+    at = lambda cots: [slot[(r.question, r.answer, tuple(c))] for r, c in zip(recs, cots)]
+    return [([g[j] for j in at(cots)], [l[j] for j in at(cots)]) for cots in cot_lists]
+
 # %% ../nbs/06_evaluate.ipynb #8f97a869
 @torch.no_grad()
 def perturbation_effects(pol:Policy, # a policy at the checkpoint to analyse
                          split:str='test',
                          kinds=PERTURBATIONS, severities=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), seed:int=0,
-                         progress:bool=True)->pd.DataFrame: # a progress bar over perturbations × severities
+                         progress:bool=True)->pd.DataFrame: # a progress bar over the scoring of damaged CoTs
     "Mean ln π(a|CoT) and accuracy under each perturbation and severity, and their drops from severity 0."
     m, tok, cfg = pol.model, pol.tok, pol.cfg
     eos, recs = eos_ids(m, tok), get_batch(cfg.task, split, cfg.seed, 0, cfg.task.eval_size, tok)
-    rows = []
+    jobs = [(k, f) for k in kinds for f in severities if f > 0]
     with lora_compute(m):      # the held-out evaluation's protocol: its CoTs, used as sampled at severity 0
         cots = heldout_cots(m, tok, cfg, recs, split, False, pol.step)
         texts = [tok.decode(strip_eos(a, eos)) for a in cots]
-        for kind, f in tqdm([(k, f) for k in kinds for f in severities], desc='perturbations', disable=not progress):
+        clean = eval_summary(recs, *predict_answers(m, tok, cfg, recs, cots, eos), cfg.task.name)
+        damaged = []
+        for kind, f in jobs:
             rng = random.Random(hash_seed(seed, kind, f))
-            damaged = cots if f == 0 else [cot_ids(tok, perturb(t, kind, f, rng)) for t in texts]
-            guesses, lnp = predict_answers(m, tok, cfg, recs, damaged, eos)
-            rows.append(dict(kind=kind, severity=f) | eval_summary(recs, guesses, lnp, cfg.task.name))
+            damaged.append([cot_ids(tok, perturb(t, kind, f, rng)) for t in texts])
+        scored = dict(zip(jobs, predict_distinct(m, tok, cfg, recs, damaged, eos, progress=progress)))
+    rows = [dict(kind=k, severity=f) | (clean if f == 0 else eval_summary(recs, *scored[k, f], cfg.task.name))
+            for k in kinds for f in severities]
     df = pd.DataFrame(rows)
     ref = df[df.severity == 0].set_index('kind')
     df['lnp_drop'] = [ref.loc[k, 'lnp'] - v for k, v in zip(df.kind, df.lnp)]
