@@ -200,7 +200,7 @@ class UsefulnessWidget:
         self.bars.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=30), title='ln π(answer | CoT)')
         self.tokens = W.HTML()
         for c in cots: self.add_cot(c)
-        inputs = W.VBox([W.HBox([self.question, self.answer]), W.HBox([self.scorer, self.task, self.end])])
+        inputs = W.HBox([self.question, self.answer, self.scorer, self.task, self.end], layout=W.Layout(flex_flow='row wrap'))
         buttons = W.HBox([self.add_btn, self.score_btn])
         self.widget = W.VBox([inputs, self.cots, buttons, self.bars, self.tokens])
 
