@@ -157,7 +157,8 @@ def plot_sweep(rows:pd.DataFrame, summ:pd.DataFrame, path:str|Path|None=None,
     return fig
 
 # %% ../nbs/10_sweep.ipynb #f7a90021
-def cot_alone_lines(r:SweepRun, split:str='test')->list[dict]:
+def cot_alone_lines(r:SweepRun, split:str='test',
+                    protocols:tuple=('sampled', 'greedy'))->list[dict]: # for other arms: the protocols to evaluate
     "Evaluation lines of a finished run (base and last step) with the question hidden; computed once for other arms."
     n, rd = r.cfg.optim.steps, Path(r.cfg.log.run_dir)
     if r.cfg.reward.markovian: return read_log(rd / 'log.jsonl')
@@ -166,20 +167,21 @@ def cot_alone_lines(r:SweepRun, split:str='test')->list[dict]:
         from markovian.evaluate import Policy
         from markovian.heldout import heldout_eval
         pol = Policy(rd, markovian=True)
-        lines = [{k: v for k, v in heldout_eval(pol.load(s).model, pol.tok, pol.cfg, split, g, s).items()
-                  if k != 'examples'} for s in (0, n) for g in (False, True)]
+        lines = [{k: v for k, v in heldout_eval(pol.load(s).model, pol.tok, pol.cfg, split, g == 'greedy', s).items()
+                  if k != 'examples'} for s in (0, n) for g in protocols]
         tmp = f.with_suffix('.tmp')
         tmp.write_text(json.dumps(lines)); tmp.replace(f)
     return json.loads(f.read_text())
 
 ALONE = ['alone_base_sampled_acc', 'alone_sampled_acc', 'alone_greedy_acc', 'alone_base_sampled_lnp', 'alone_sampled_lnp']
 
-def sweep_cot_alone(runs:list[SweepRun], split:str='test',
+def sweep_cot_alone(runs:list[SweepRun], split:str='test', protocols:tuple=('sampled', 'greedy'),
                     out_dir:str|Path|None=None)->tuple[pd.DataFrame, pd.DataFrame]:
     "Per finished run and per arm (mean [lo, hi] over seeds): held-out figures of the CoT alone."
     done = [r for r in runs if run_state(r.cfg) == 'done']
     rows = pd.DataFrame([dict(arm=r.arm, seed=r.seed, state='done') |
-                         eval_columns(cot_alone_lines(r, split), r.cfg.optim.steps, split, 'alone_') for r in done])
+                         eval_columns(cot_alone_lines(r, split, protocols), r.cfg.optim.steps, split, 'alone_')
+                         for r in done])
     summ = arm_summary(rows, ALONE) if len(rows) else pd.DataFrame()
     if out_dir:
         rows.to_csv(Path(out_dir) / f'cot-alone-{split}.csv', index=False)
