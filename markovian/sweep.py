@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np, pandas as pd
 from scipy import stats
 from .config import RunConfig, ConfigError, config_from_params, from_json, parse_assignments
-from .rundir import read_log, config_diff, flat_config, RESUMABLE
+from .rundir import read_log, config_diff, flat_config, RESUMABLE, list_checkpoints
 
 # %% auto #0
 __all__ = ['ARMS', 'METRICS', 'ALONE', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'eval_columns',
@@ -57,8 +57,9 @@ def run_state(cfg:RunConfig)->str:
     "'done', 'started' or 'new': how far the run in `cfg.log.run_dir` got."
     log = read_log(Path(cfg.log.run_dir) / 'log.jsonl')
     if not log: return 'new'
-    final = [l for l in log if l.get('eval') and l.get('split') == 'test' and l['step'] == cfg.optim.steps]
-    return 'done' if final else 'started'
+    final = {l['protocol'] for l in log if l.get('eval') and l.get('split') == 'test' and l['step'] == cfg.optim.steps}
+    saved = cfg.optim.steps in list_checkpoints(cfg.log.run_dir)   # written after the last evaluation
+    return 'done' if final == {'sampled', 'greedy'} and saved else 'started'
 
 def check_mixing(runs:list[SweepRun]):
     "Refuse a grid whose run directories hold runs of another config (only resumable fields may differ)."
