@@ -190,12 +190,15 @@ def sweep_cot_alone(runs:list[SweepRun], split:str='test', protocols:tuple=('sam
     return rows, summ
 
 # %% ../nbs/10_sweep.ipynb #f7a90002
-def run_effects(r:SweepRun, split:str='test', progress:bool=False)->pd.DataFrame:
-    "Perturbation effects of a finished run's final checkpoint, computed once and kept in its run directory."
-    f = Path(r.cfg.log.run_dir) / f'perturbation-{split}.csv'
+def run_effects(r:SweepRun, split:str='test', progress:bool=False,
+                at:str='final')->pd.DataFrame: # 'final': the last checkpoint; 'base': the untrained model (step 0)
+    "Perturbation effects of a finished run's final checkpoint (or its base model), computed once and kept in its run directory."
+    if at not in ('final', 'base'): raise ValueError(f"at: {at!r} is neither 'final' nor 'base'")
+    f = Path(r.cfg.log.run_dir) / f'perturbation{"-base" * (at == "base")}-{split}.csv'
     if f.exists(): return pd.read_csv(f)
     from markovian.evaluate import Policy, perturbation_effects
-    eff = perturbation_effects(Policy(r.cfg.log.run_dir).load(r.cfg.optim.steps), split, progress=progress)
+    step = r.cfg.optim.steps if at == 'final' else 0
+    eff = perturbation_effects(Policy(r.cfg.log.run_dir).load(step), split, progress=progress)
     tmp = f.with_suffix('.tmp')
     eff.to_csv(tmp, index=False); tmp.replace(f)   # atomic: a killed analysis leaves no half-written table
     return eff
@@ -211,13 +214,14 @@ def paired_seeds(runs:list[SweepRun], arms:tuple[str, str])->list[int]:
 
 def sweep_fragility(runs:list[SweepRun], arms:tuple[str, str]=('markovian', 'non_markovian'), # (Markovian, other)
                     split:str='test', value:str='lnp_drop', # or 'acc_drop'
-                    out_dir:str|Path|None=None, progress:bool=False)->tuple[pd.DataFrame, pd.DataFrame]:
+                    out_dir:str|Path|None=None, progress:bool=False,
+                    at:str='final')->tuple[pd.DataFrame, pd.DataFrame]: # 'base': the control, both arms untrained
     "Per seed, drop(first arm) − drop(second) per perturbation and severity; per cell its mean [lo, hi] over seeds."
     from markovian.evaluate import fragility_table
     by = {(r.arm, r.seed): r for r in runs}
     per_seed = []
     for s in paired_seeds(runs, arms):
-        t = fragility_table(*[run_effects(by[a, s], split, progress) for a in arms], value)
+        t = fragility_table(*[run_effects(by[a, s], split, progress, at) for a in arms], value)
         long = t.reset_index().melt(id_vars='severity', var_name='kind', value_name='delta')
         per_seed.append(long[long.severity > 0].assign(seed=s))
     if not per_seed: return pd.DataFrame(), pd.DataFrame()
@@ -226,8 +230,9 @@ def sweep_fragility(runs:list[SweepRun], arms:tuple[str, str]=('markovian', 'non
              for (sev, k), g in per_seed.groupby(['severity', 'kind'], sort=False)]
     summ = pd.DataFrame(cells)
     if out_dir:
-        per_seed.to_csv(Path(out_dir) / f'fragility-seeds-{split}.csv', index=False)
-        summ.to_csv(Path(out_dir) / f'fragility-{split}.csv', index=False)
+        tag = '-base' * (at == 'base')
+        per_seed.to_csv(Path(out_dir) / f'fragility{tag}-seeds-{split}.csv', index=False)
+        summ.to_csv(Path(out_dir) / f'fragility{tag}-{split}.csv', index=False)
     return per_seed, summ
 
 # %% ../nbs/10_sweep.ipynb #f7a90005
