@@ -4,11 +4,11 @@
 
 # %% ../nbs/04f_train.ipynb #bdd4ce0b
 from __future__ import annotations
-import builtins, ctypes, json, os, sys, time
+import builtins, json, sys, time
 from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -16,101 +16,21 @@ from torch.nn.utils.rnn import pad_sequence
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 from tqdm import tqdm as std_tqdm
-from .config import RunConfig, make_config, to_json, ConfigError, config_from_params
+from .config import RunConfig, config_from_params
 from .data import Record, get_batch, with_supplied_cots, random_observation
 from .models import (load_model, add_lora, make_optimizer, lora_compute, portable_name, check_runnable, rl_mode,
                               frozen_hashes, moved_weights, load_tokenizer)
 from .reward import score_answers, unwrap
-from .sampling import hash_seed, eos_ids, strip_eos, prompt_states, RefCache, model_fingerprint
+from .sampling import hash_seed, eos_ids, strip_eos, RefCache, model_fingerprint
 from .rollout import Rollout, rollout, score_rollout, contexts, copy_rate, copy_share
-from .losses import (standardize, ei_keep_mask, pg_loss, ei_loss, PolicyLoss, kl_term, entropy,
-                              needs_logits, action_logp)
+from .losses import Advantages, ALGORITHMS, kl_term, entropy, needs_logits, action_logp
+from .runtime import init_distributed, start_wandb, release_heap
 from . import rundir
 from .rundir import append_line, truncate_log, latest_checkpoint, prepare_run_dir
 from .heldout import heldout_eval
 
 # %% auto #0
-__all__ = ['ALGORITHMS', 'SAMPLE_COLUMNS', 'rank_device', 'init_distributed', 'start_wandb', 'release_heap', 'Advantages',
-           'group_advantages', 'value_advantages', 'ei_advantages', 'Algorithm', 'WeightsMoved', 'Trainer',
-           'SampleLosses', 'group_chunks', 'reward_stats', 'train']
-
-# %% ../nbs/04f_train.ipynb #c32aa859
-def rank_device(local_rank:int, # this process's rank on its node (torchrun's `LOCAL_RANK`)
-                n_gpus:int # GPUs visible to the process
-               )->str:
-    "This process's device: its own GPU on a node of GPUs, the CPU where there is none."
-    if n_gpus == 0: return 'cpu'
-    if local_rank >= n_gpus:
-        raise ConfigError(f'nproc_per_node: local rank {local_rank} has no GPU of its own ({n_gpus} visible); '
-                          f'launch at most {n_gpus} processes per node')
-    return f'cuda:{local_rank}'
-
-def init_distributed(device:str|None=None)->tuple[int, int, str]:
-    "Join the torchrun process group when there is one, bound to this rank's device; return (rank, world, device)."
-    world, local = int(os.environ.get('WORLD_SIZE', '1')), int(os.environ.get('LOCAL_RANK', '0'))
-    device = device or rank_device(local, torch.cuda.device_count())
-    cuda = device.startswith('cuda')
-    if cuda: torch.cuda.set_device(device)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group('nccl' if cuda else 'gloo', device_id=torch.device(device) if cuda else None)
-    return (dist.get_rank() if world > 1 else 0), world, device
-
-# %% ../nbs/04f_train.ipynb #ce06bf67
-def start_wandb(cfg:RunConfig):
-    "Start a wandb run (only when asked for: nothing touches the network otherwise)."
-    try: import wandb
-    except ImportError:
-        raise ImportError("log.wandb: True needs the wandb package; install it with `pip install wandb`") from None
-    return wandb.init(project='markovian', name=Path(cfg.log.run_dir).name, config=json.loads(to_json(cfg)),
-                      dir=cfg.log.run_dir)
-
-# %% ../nbs/04f_train.ipynb #2847a0b7
-def release_heap():
-    "Hand freed heap memory back to the OS (glibc only; elsewhere a no-op)."
-    try: ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError): pass
-
-# %% ../nbs/04f_train.ipynb #63e24f79
-class Advantages(NamedTuple):
-    "Per-sample advantages and loss weights of a rollout, and statistics for the log."
-    adv:torch.Tensor      # (N,) advantages (for ei: the keep-mask)
-    weights:torch.Tensor  # (N,) per-sample weights of the loss, summing to 1 (or 0 when ei keeps nothing)
-    stats:dict
-
-def _uniform(r): return torch.full_like(r, 1 / len(r))
-
-def group_advantages(tr, ro:Rollout)->Advantages:
-    "grpo: rewards standardised within each question's group."
-    r = ro.reward.float()
-    adv, nflat = standardize(r, ro.group_size)
-    return Advantages(adv, _uniform(r), dict(zero_var_groups=nflat))
-
-@torch.no_grad()
-def value_advantages(tr, ro:Rollout)->Advantages:
-    "ppo_value: R minus the value head's prediction from each question's last prompt state."
-    r = ro.reward.float()
-    _, nflat = standardize(r, ro.group_size)
-    hid = prompt_states(unwrap(tr.model), ro.prompts, tr.tok.pad_token_id)[0].repeat_interleave(ro.group_size, 0)
-    v = tr.value_head(hid.float())[:, 0].to(r.device)
-    return Advantages(r - v, _uniform(r), dict(zero_var_groups=nflat, value_mean=float(v.mean())))
-
-def ei_advantages(tr, ro:Rollout)->Advantages:
-    "ei: the keep-mask over the reward history; the kept samples share the weight."
-    r, a = ro.reward.float(), tr.cfg.algo
-    _, nflat = standardize(r, ro.group_size)
-    keep = ei_keep_mask(r, tr.ei_history, a.ei_k, a.ei_warmup)
-    return Advantages(keep, keep / keep.sum().clamp(min=1), dict(zero_var_groups=nflat, ei_kept=int(keep.sum())))
-
-# %% ../nbs/04f_train.ipynb #82e9ee99
-class Algorithm(NamedTuple):
-    "What distinguishes a policy-gradient variant."
-    advantages:Callable[..., Advantages]  # (trainer, rollout) -> Advantages
-    policy_loss:Callable[..., PolicyLoss] # (logp, old_logp, adv, mask, clip_eps) -> per-sample loss
-    value_head:bool                       # the trainer owns a value head
-
-ALGORITHMS = dict(grpo=Algorithm(group_advantages, pg_loss, value_head=False),
-                  ppo_value=Algorithm(value_advantages, pg_loss, value_head=True),
-                  ei=Algorithm(ei_advantages, ei_loss, value_head=False))
+__all__ = ['SAMPLE_COLUMNS', 'WeightsMoved', 'Trainer', 'SampleLosses', 'group_chunks', 'reward_stats', 'train']
 
 # %% ../nbs/04f_train.ipynb #d9da9b66
 class WeightsMoved(RuntimeError):
@@ -378,7 +298,7 @@ def step(self:Trainer, step:int)->dict:
     adv = self.advantages(ro)                                                     # advantage
     parts = self.update(ro, adv)                                                  # loss, step
     t3 = time.time()
-    n_cot, n_ref = sum(map(len, ro.actions)), sum(map(len, ro.ref_actions))      # log
+    n_cot = sum(map(len, ro.actions))                                             # log
     cached = ro.ref_cached or [False] * len(ro.ref_actions)
     n_decoded = n_cot + sum(len(a) for a, c in zip(ro.ref_actions, cached) if not c)
     times = dict(time_generate=t1 - t0, time_score=t2 - t1, time_update=t3 - t2,
