@@ -1,4 +1,5 @@
 # One command for the main job, one for the tests; both create .venv on first use.
+SHELL := bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,9 +26,18 @@ train: $(STAMP)
 	mkdir -p $(dir $(RUN))
 	$(BIN)/papermill nbs/train.ipynb $(RUN).ipynb --cwd . --log-output -p run_dir $(RUN) -p figures_dir $(FIGURES) -p progress text $(TRAIN_ARGS)
 
-# All tests: every notebook (nbdev_test; train.ipynb is executed through papermill inside 04_train).
+# All tests: every notebook (nbdev_test; train.ipynb and sweep.ipynb are executed through papermill by the tests).
+# Two workers with one math thread each: two processes of two threads on two cores thrash (a test run took 11 min
+# that way, 6 min with one thread each). Shared fixtures (11_fixtures) are built once per code version in
+# runs/test-fixtures. Each notebook's time and the wall time go to runs/test-timing.txt (CI prints it).
+TEST_TIMING ?= runs/test-timing.txt
 test: $(STAMP)
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	mkdir -p $(dir $(TEST_TIMING))
+	set -o pipefail; start=$$(date +%s); \
+	OMP_NUM_THREADS=1 MARKOVIAN_FIXTURES=$(CURDIR)/runs/test-fixtures $(BIN)/nbdev_test --n_workers 2 --timing \
+	  | tee $(TEST_TIMING).tmp; \
+	echo "wall: $$(( $$(date +%s) - start )) secs ($$(date -u +%FT%TZ), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))" \
+	  | tee -a $(TEST_TIMING).tmp; mv $(TEST_TIMING).tmp $(TEST_TIMING)
 
 # README.md is generated from nbs/index.ipynb.
 readme: $(STAMP)

@@ -6,12 +6,11 @@
 from __future__ import annotations
 import argparse, sys
 from fastcore.script import bool_arg
-from .config import ConfigError, PRESETS, make_config, field_flags, field_docs, parse_value
-from .rundir import flat_config
-from .train import train, WeightsMoved
+from .config import (ConfigError, PRESETS, make_config, field_flags, field_docs, parse_value, flat_config,
+                              config_from_params)
 
 # %% auto #0
-__all__ = ['cli_parser', 'main']
+__all__ = ['RUN_ERRORS', 'cli_parser', 'main']
 
 # %% ../nbs/04g_cli.ipynb #651279f4
 def _flag_type(hint):
@@ -37,6 +36,9 @@ def cli_parser(preset:str='smollm2')->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/04g_cli.ipynb #0b12d9a3
+RUN_ERRORS = (ConfigError, FileExistsError, FileNotFoundError, NotADirectoryError, ImportError, ValueError,
+              FloatingPointError)   # the project's errors and bad paths: one line for a CLI user, no traceback
+
 def main(argv:list[str]|None=None):
     "Train a Markovian CoT policy (also under `torchrun --nproc_per_node N -m markovian.train`)."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -44,8 +46,10 @@ def main(argv:list[str]|None=None):
     pre.add_argument('--model', default='smollm2')
     preset = pre.parse_known_args(argv)[0].model
     a = vars(cli_parser(preset if preset in PRESETS else 'smollm2').parse_args(argv))
-    run = dict(model=a.pop('model'), resume=a.pop('resume'), config=a.pop('config'), overrides=a.pop('set'))
-    try: train(**run, **a)
-    except (ConfigError, FileExistsError, FileNotFoundError, NotADirectoryError, ImportError, ValueError,
-            WeightsMoved, FloatingPointError) as e:
-        sys.exit(f'error: {e}')  # one line, no traceback
+    resume = a.pop('resume')
+    try:
+        cfg = config_from_params(a.pop('model'), a.pop('config'), a.pop('set'), **a)
+        from markovian.train import Trainer, WeightsMoved   # torch and the model libraries: only for a good config
+        try: Trainer(cfg, resume=resume).fit(True)
+        except WeightsMoved as e: raise ValueError(str(e)) from None
+    except RUN_ERRORS as e: sys.exit(f'error: {e}')

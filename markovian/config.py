@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, fields, asdict, replace
 # %% auto #0
 __all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'TASK_PRESETS', 'ConfigError', 'F', 'Model', 'Task', 'Sampling', 'Reward',
            'Algo', 'Optim', 'Log', 'Debug', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json',
-           'parse_value', 'parse_assignments', 'read_config', 'config_from_params', 'field_flags', 'field_docs']
+           'parse_value', 'parse_assignments', 'read_config', 'config_from_params', 'field_flags', 'field_docs',
+           'flat_config', 'config_diff']
 
 # %% ../nbs/00_config.ipynb #1a4d0694
 class ConfigError(ValueError):
@@ -349,3 +350,17 @@ def field_docs()->dict[str, tuple]:
         docs, hints = docments(cls), typing.get_type_hints(cls)
         out |= {f'{s}.{f.name}': (hints[f.name], docs[f.name] or '') for f in fields(cls)}
     return out
+
+# %% ../nbs/00_config.ipynb #06eff946
+def flat_config(cfg:RunConfig)->dict:
+    "Config as {'section.field': value}."
+    out = {}
+    for s, sec in json.loads(to_json(cfg)).items():
+        if isinstance(sec, dict): out |= {f'{s}.{k}': v for k, v in sec.items()}
+        else: out[s] = sec
+    return out
+
+def config_diff(a:RunConfig, b:RunConfig)->list[str]:
+    "Dotted names of the fields where two configs differ."
+    fa, fb = flat_config(a), flat_config(b)
+    return sorted(k for k in fa if fa[k] != fb.get(k))

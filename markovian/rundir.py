@@ -9,13 +9,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file, load_file
 from peft import set_peft_model_state_dict
-from .config import RunConfig, from_json, to_json, ConfigError
+from .config import RunConfig, from_json, to_json, ConfigError, flat_config, config_diff
 
 # %% auto #0
 __all__ = ['METRICS', 'SAMPLE_KEYS', 'LEGACY_KEYS', 'RESUMABLE', 'upgrade_line', 'append_line', 'write_json', 'read_log',
            'truncate_log', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint', 'verify_checkpoint',
-           'list_checkpoints', 'latest_checkpoint', 'load_adapter', 'load_checkpoint', 'flat_config', 'config_diff',
-           'prepare_run_dir']
+           'list_checkpoints', 'latest_checkpoint', 'load_adapter', 'load_checkpoint', 'prepare_run_dir']
 
 # %% ../nbs/04d_rundir.ipynb #4f279a23
 METRICS = dict(
@@ -201,18 +200,6 @@ def load_checkpoint(ckpt:Path, model, opt, device:str='cpu')->tuple[dict, dict]:
 RESUMABLE = {'optim.steps', 'log.eval_every', 'log.checkpoint_every', 'log.wandb', 'log.log_samples',
              'log.verify_every', 'sampling.ref_cache', 'sampling.decoder'}
 
-def flat_config(cfg:RunConfig)->dict:
-    "Config as {'section.field': value}."
-    out = {}
-    for s, sec in json.loads(to_json(cfg)).items():
-        if isinstance(sec, dict): out |= {f'{s}.{k}': v for k, v in sec.items()}
-        else: out[s] = sec
-    return out
-
-def config_diff(a:RunConfig, b:RunConfig)->list[str]:
-    "Dotted names of the fields where two configs differ."
-    fa, fb = flat_config(a), flat_config(b)
-    return sorted(k for k in fa if fa[k] != fb.get(k))
 
 # %% ../nbs/04d_rundir.ipynb #74e6d907
 def prepare_run_dir(cfg:RunConfig, resume:bool, # the run's config; continue the run in `cfg.log.run_dir`
