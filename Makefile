@@ -28,7 +28,7 @@ train: $(STAMP)
 
 # All tests: every notebook (nbdev_test; train.ipynb and sweep.ipynb are executed through papermill by the tests).
 # Two workers with one math thread each: two processes of two threads on two cores thrash (a test run took 11 min
-# that way, 6 min with one thread each). Shared fixtures (11_fixtures) are built once per code version in
+# that way, 6 min with one thread each). Shared fixtures (19_fixtures) are built once per code version in
 # runs/test-fixtures. Each notebook's time and the wall time go to runs/test-timing.txt (CI prints it).
 TEST_TIMING ?= runs/test-timing.txt
 test: $(STAMP)

@@ -42,7 +42,7 @@ def run_variant(name:str, steps:int)->dict:
     from markovian.rollout import rollout
     from markovian.models import lora_compute
     from markovian.sampling import hash_seed
-    from markovian.reward import unwrap
+    from markovian.lm import unwrap
     tr, times, cots, forwards = trainer(**VARIANTS[name]), [], [], 0
     for s in range(1, steps + 2):
         gen = torch.Generator().manual_seed(hash_seed(0, 'bench-decode', s))

@@ -33,7 +33,7 @@ def trainer(args, **kw):
 # ---- the plain path: what the seed did -------------------------------------------------------------------------------
 def full_logp(model, tok, seqs, starts, grad=False):
     "Log-probs of seq[start:] from full-vocabulary fp32 logits at every position of the whole padded batch."
-    from markovian.reward import pad_batch
+    from markovian.lm import pad_batch
     ids, mask, _ = pad_batch(seqs, tok.pad_token_id, 'left')
     with torch.set_grad_enabled(grad):
         lp = F.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), -1)
@@ -43,9 +43,9 @@ def full_logp(model, tok, seqs, starts, grad=False):
 def plain_rewards(ref, tok, cfg, ro):
     "R = mean ln π′(a|CoT) − mean ln π′(a|CoT′), each context scored in full by the fp32 reference copy."
     from markovian.sampling import eos_ids
-    from markovian.rollout import contexts
+    from markovian.rollout import answer_prompts
     eos, G = eos_ids(ref, tok), ro.group_size
-    ctx, bctx = contexts(tok, cfg, ro.records, ro.actions, eos), contexts(tok, cfg, ro.records, ro.ref_actions, eos)
+    ctx, bctx = answer_prompts(tok, cfg, ro.records, ro.actions, eos), answer_prompts(tok, cfg, ro.records, ro.ref_actions, eos)
     ans = [a for a in ro.answers for _ in range(G)]
     lnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])])
     blnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(bctx, ro.answers)], [len(c) for c in bctx])])
@@ -70,7 +70,8 @@ def frozen_fp32_copy(cfg):
 
 def plain_variant(args):
     "The plain step: separate frozen fp32 copy, `generate` without prompt reuse, full-logit scoring and losses."
-    from markovian.reward import answer_ids, pad_batch
+    from markovian.reward import answer_ids
+    from markovian.lm import pad_batch
     from markovian.sampling import eos_ids, trim_at_eos, hash_seed
     from markovian.rollout import Rollout, run_prompt
     from markovian.losses import standardize
@@ -105,9 +106,9 @@ def plain_variant(args):
 def plain_components(pol, ref, tok, cfg, ro, adv, peak):
     "The plain path's scoring and fwd+bwd throughput on its last rollout (its FLOPs: full sequences, logits everywhere)."
     from markovian.sampling import eos_ids
-    from markovian.rollout import contexts
+    from markovian.rollout import answer_prompts
     shape, G, eos = model_shape(pol), ro.group_size, eos_ids(pol, tok)
-    ctx = contexts(tok, cfg, ro.records, ro.actions, eos) + contexts(tok, cfg, ro.records, ro.ref_actions, eos)
+    ctx = answer_prompts(tok, cfg, ro.records, ro.actions, eos) + answer_prompts(tok, cfg, ro.records, ro.ref_actions, eos)
     lens = [len(c) + len(a) for c, a in zip(ctx, [a for a in ro.answers for _ in range(G)] + ro.answers)]
     sf = forward_flops(shape, lens, 0, sum(lens))
     ts = timed(lambda: torch.no_grad()(plain_rewards)(ref, tok, cfg, ro))
@@ -132,7 +133,7 @@ def project_variant(args):
 def project_components(tr, peak, device='cpu'):
     "Generation tokens/s, and scoring and policy fwd+bwd throughput (and share of `peak`), of the project's code on one fresh rollout."
     from markovian.sampling import hash_seed
-    from markovian.rollout import rollout, score_rollout, contexts
+    from markovian.rollout import rollout, score_rollout, answer_prompts
     from markovian.losses import action_logp
     from markovian.models import lora_compute
     cfg, tok, shape = tr.cfg, tr.tok, model_shape(tr.model)
@@ -140,7 +141,7 @@ def project_components(tr, peak, device='cpu'):
     def sample():
         with lora_compute(tr.model): return rollout(tr.model, tok, cfg, tr.batch(10_000), gen)
     sync(device); t = time.perf_counter(); ro = sample(); sync(device); tg = time.perf_counter() - t   # warm already: after the steps
-    ctx = contexts(tok, cfg, ro.records, ro.actions, tr.eos) + contexts(tok, cfg, ro.records, ro.ref_actions, tr.eos)
+    ctx = answer_prompts(tok, cfg, ro.records, ro.actions, tr.eos) + answer_prompts(tok, cfg, ro.records, ro.ref_actions, tr.eos)
     ans = [a for a in ro.answers for _ in range(ro.group_size)] + ro.answers
     sf = score_flops(shape, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])
     def score():
@@ -166,7 +167,7 @@ def trl_variant(args):
     from trl import GRPOConfig, GRPOTrainer
     from markovian.config import make_config
     from markovian.models import load_model, add_lora
-    from markovian.reward import answer_context, answer_ids, score_answers
+    from markovian.reward import answer_prompt, answer_ids, score_answers
     from markovian.rollout import run_prompt
     from markovian.sampling import sample_tokens, eos_ids, strip_eos
     from markovian.data import get_batch
@@ -183,8 +184,8 @@ def trl_variant(args):
         with torch.no_grad(), pol.disable_adapter():
             ref_acts = sample_tokens(pol, [tok(p, add_special_tokens=False).input_ids for p in uniq], 1, K, None, eos, tok.pad_token_id)
             ans = {p: answer_ids(tok, a) for p, a in zip(prompts, answer)}
-            lnp = score_answers(pol, tok, [answer_context(tok, strip_eos(list(c), eos), None, cfg.task.name, K) for c in completion_ids], [answer_ids(tok, a) for a in answer])['mean']
-            blnp = score_answers(pol, tok, [answer_context(tok, strip_eos(b, eos), None, cfg.task.name, K) for b in ref_acts], [ans[p] for p in uniq])['mean']
+            lnp = score_answers(pol, tok, [answer_prompt(tok, strip_eos(list(c), eos), None, cfg.task.name, K) for c in completion_ids], [answer_ids(tok, a) for a in answer])['mean']
+            blnp = score_answers(pol, tok, [answer_prompt(tok, strip_eos(b, eos), None, cfg.task.name, K) for b in ref_acts], [ans[p] for p in uniq])['mean']
         b = dict(zip(uniq, blnp.tolist()))
         stats.setdefault('reward_s', []).append(time.perf_counter() - t)
         return [float(l) - b[p] for l, p in zip(lnp.tolist(), prompts)]

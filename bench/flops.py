@@ -35,7 +35,7 @@ def fwd_bwd_flops(shape, new, past=0, rows=0)->float:
 
 def score_flops(shape, seqs:list[list[int]], starts:list[int], batch_size:int=64)->float:
     "FLOPs of `score_answers` on `seqs` (answers from `starts` on), counting a shared prefix once as `tail_logits` does."
-    from markovian.reward import shared_prefix_len
+    from markovian.lm import shared_prefix_len
     tot = 0.
     for i in range(0, len(seqs), batch_size):
         s, st = seqs[i:i + batch_size], starts[i:i + batch_size]

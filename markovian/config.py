@@ -51,7 +51,7 @@ class _Section:
             v = _coerce(type(self).__name__.lower(), f, hints[f.name], getattr(self, f.name))
             object.__setattr__(self, f.name, v)
 
-# %% ../nbs/00_config.ipynb #6ae77528
+# %% ../nbs/00_config.ipynb #ffdef088
 @dataclass(frozen=True)
 class Model(_Section):
     "Which model, at which precision, with which LoRA adapter."
@@ -70,6 +70,7 @@ class Model(_Section):
         if self.attn == 'flash_attention_2' and self.dtype == 'float32':
             raise ConfigError("model.attn: 'flash_attention_2' cannot run in float32; use dtype='bfloat16' or 'auto'")
 
+# %% ../nbs/00_config.ipynb #561a7724
 @dataclass(frozen=True)
 class Task(_Section):
     "What questions are asked: generated arithmetic, or question/answer rows of a dataset."
@@ -111,6 +112,7 @@ class Task(_Section):
                 if not getattr(self, f): raise ConfigError(f"task.{f}: task 'qa' needs it (which field/format of the rows)")
             if not (self.dataset or self.path): raise ConfigError("task.dataset: task 'qa' needs a hub id or task.path")
 
+# %% ../nbs/00_config.ipynb #920bfdc0
 @dataclass(frozen=True)
 class Sampling(_Section):
     "How CoTs are sampled and how long prompts, CoTs and answers may be (in tokens)."
@@ -123,6 +125,7 @@ class Sampling(_Section):
     ref_cache:int = F(65536, lo=0, hi=10**7)  # greedy CoTs′ kept per prompt across steps (0: decode them every step)
     decoder:str = F('eager', choices=('eager', 'static', 'compiled'))  # the decoding loop's KV cache and forward
 
+# %% ../nbs/00_config.ipynb #3d3cb76f
 @dataclass(frozen=True)
 class Reward(_Section):
     "How ln π(answer | CoT) is turned into a reward."
@@ -132,6 +135,7 @@ class Reward(_Section):
     weight:float = F(1.0, lo=0.0)  # multiplies R; 0 is the no-reward control (only the KL term acts)
     end_marker:bool = F(False)  # score the answer followed by the tokenizer's end token: '1' no longer pays for '15'
 
+# %% ../nbs/00_config.ipynb #77f01b40
 @dataclass(frozen=True)
 class Algo(_Section):
     "The policy-gradient variant and its coefficients."
@@ -147,6 +151,7 @@ class Algo(_Section):
     ei_history:int = F(256, lo=2)    # ei: bounded history of rewards
     ei_warmup:int = F(16, lo=0)      # ei: rewards seen before any sample is kept
 
+# %% ../nbs/00_config.ipynb #75cfa4cc
 @dataclass(frozen=True)
 class Optim(_Section):
     "Steps, batch and optimiser."
@@ -157,6 +162,7 @@ class Optim(_Section):
     weight_decay:float = F(0.0, lo=0.0)  # AdamW weight decay
     max_grad_norm:float = F(1.0, lo=0.0)  # 0 disables clipping
 
+# %% ../nbs/00_config.ipynb #3c198daf
 @dataclass(frozen=True)
 class Log(_Section):
     "Where the run goes and how often it evaluates and checkpoints."
@@ -167,6 +173,7 @@ class Log(_Section):
     wandb:bool = F(False)  # mirror the log to wandb (needs the wandb package)
     verify_every:int = F(10, lo=0)  # steps between checks that the frozen base weights are unchanged (0: at start only)
 
+# %% ../nbs/00_config.ipynb #c0db495d
 @dataclass(frozen=True)
 class Debug(_Section):
     "The seed's debugging modes and controls; all off by default."
