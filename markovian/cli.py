@@ -10,7 +10,7 @@ from .config import (ConfigError, PRESETS, make_config, field_flags, field_docs,
                               config_from_params)
 
 # %% auto #0
-__all__ = ['RUN_ERRORS', 'cli_parser', 'main']
+__all__ = ['RUN_ERRORS', 'CONFIG_ERRORS', 'cli_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #651279f4
 def _flag_type(hint):
@@ -36,8 +36,8 @@ def cli_parser(preset:str='smollm2')->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/12_cli.ipynb #0b12d9a3
-RUN_ERRORS = (ConfigError, FileExistsError, FileNotFoundError, NotADirectoryError, ImportError, ValueError,
-              FloatingPointError)   # the project's errors and bad paths: one line for a CLI user, no traceback
+RUN_ERRORS = (ConfigError, OSError, ImportError, ValueError, FloatingPointError)   # one line for a CLI user, no traceback
+CONFIG_ERRORS = RUN_ERRORS + (TypeError,)   # while the config is built, a TypeError is a bad value too
 
 def main(argv:list[str]|None=None):
     "Train a Markovian CoT policy (also under `torchrun --nproc_per_node N -m markovian.train`)."
@@ -47,9 +47,8 @@ def main(argv:list[str]|None=None):
     preset = pre.parse_known_args(argv)[0].model
     a = vars(cli_parser(preset if preset in PRESETS else 'smollm2').parse_args(argv))
     resume = a.pop('resume')
-    try:
-        cfg = config_from_params(a.pop('model'), a.pop('config'), a.pop('set'), **a)
-        from markovian.train import Trainer, WeightsMoved   # torch and the model libraries: only for a good config
-        try: Trainer(cfg, resume=resume).fit(True)
-        except WeightsMoved as e: raise ValueError(str(e)) from None
-    except RUN_ERRORS as e: sys.exit(f'error: {e}')
+    try: cfg = config_from_params(a.pop('model'), a.pop('config'), a.pop('set'), **a)
+    except CONFIG_ERRORS as e: sys.exit(f'error: {e}')
+    from markovian.train import Trainer, WeightsMoved   # torch and the model libraries: only for a good config
+    try: Trainer(cfg, resume=resume).fit(True)
+    except RUN_ERRORS + (WeightsMoved,) as e: sys.exit(f'error: {e}')

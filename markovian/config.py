@@ -10,10 +10,10 @@ from fastcore.docments import docments
 from dataclasses import dataclass, field, fields, asdict, replace
 
 # %% auto #0
-__all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'TASK_PRESETS', 'ConfigError', 'F', 'Model', 'Task', 'Sampling', 'Reward',
-           'Algo', 'Optim', 'Log', 'Debug', 'RunConfig', 'override', 'make_config', 'to_json', 'from_dict', 'from_json',
-           'parse_value', 'parse_assignments', 'read_config', 'config_from_params', 'field_flags', 'field_docs',
-           'flat_config', 'config_diff']
+__all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'TASK_PRESETS', 'LATER_SECTIONS', 'RUN_OPTIONS', 'ConfigError', 'F',
+           'Model', 'Task', 'Sampling', 'Reward', 'Algo', 'Optim', 'Log', 'Debug', 'RunConfig', 'override',
+           'make_config', 'to_json', 'from_dict', 'from_json', 'parse_value', 'parse_assignments', 'read_config',
+           'config_from_params', 'field_flags', 'field_docs', 'notebook_params', 'flat_config', 'config_diff']
 
 # %% ../nbs/00_config.ipynb #1a4d0694
 class ConfigError(ValueError):
@@ -98,6 +98,9 @@ class Task(_Section):
         super().__post_init__()
         if not set(self.operations) <= {'+', '-', '*'}:
             raise ConfigError(f"task.operations: {self.operations!r} may only hold '+', '-', '*'")
+        if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in self.op_probs) \
+           or sum(self.op_probs) <= 0:
+            raise ConfigError(f"task.op_probs: {self.op_probs!r} must be non-negative numbers with a positive sum")
         if len(self.op_probs) != len(self.operations):
             raise ConfigError(f"task.op_probs: {self.op_probs!r} needs one probability per operation "
                               f"{self.operations!r}")
@@ -172,6 +175,11 @@ class Log(_Section):
     log_samples:bool = F(True)         # every CoT of every step goes into log.jsonl
     wandb:bool = F(False)  # mirror the log to wandb (needs the wandb package)
     verify_every:int = F(10, lo=0)  # steps between checks that the frozen base weights are unchanged (0: at start only)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.run_dir.strip():   # '' would be the current folder: a run's files among the user's own
+            raise ConfigError(f"log.run_dir: {self.run_dir!r} is empty; name the run's own folder, e.g. runs/smollm2")
 
 # %% ../nbs/00_config.ipynb #c0db495d
 @dataclass(frozen=True)
@@ -321,6 +329,8 @@ def parse_assignments(items)->dict:
     return out
 
 # %% ../nbs/00_config.ipynb #ff34d8b0
+LATER_SECTIONS = {'debug'}   # added after the first runs: an older config.json without it gets its defaults (all off)
+
 def read_config(path)->RunConfig:
     "The `RunConfig` stored in a JSON file (such as a run's `config.json`); a bad file is a one-line error."
     p = Path(path)
@@ -329,6 +339,9 @@ def read_config(path)->RunConfig:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f'config: {path} is not JSON ({e})') from None
     if not isinstance(d, dict): raise ConfigError(f'config: {path} holds a {type(d).__name__}, not a config')
+    missing = [s for s in SECTIONS if s not in d and s not in LATER_SECTIONS]   # `{}` would be the defaults, unsaid
+    if missing:
+        raise ConfigError(f"config: {path} has no {missing[0]!r} section (a run's config.json has {', '.join(SECTIONS)})")
     try: return from_dict(d)
     except TypeError as e: raise ConfigError(f'config: {path}: {e}') from None
 
@@ -340,6 +353,8 @@ def config_from_params(model:str='smollm2', # preset: smollm2, gpt2, mistral, ll
                       )->RunConfig:
     "The starting config (preset `model`, or the file `config`) with every parameter and override applied."
     kw = {k: v for k, v in params.items() if v is not None} | parse_assignments(overrides)
+    if 'preset' in kw:
+        raise ConfigError(f"preset: {kw['preset']!r} is chosen by `model` (CLI --model, papermill -p model), not as a field")
     return override(read_config(config), **kw) if config else make_config(model, **kw)
 
 # %% ../nbs/00_config.ipynb #a427b00a
@@ -357,6 +372,23 @@ def field_docs()->dict[str, tuple]:
         docs, hints = docments(cls), typing.get_type_hints(cls)
         out |= {f'{s}.{f.name}': (hints[f.name], docs[f.name] or '') for f in fields(cls)}
     return out
+
+# %% ../nbs/00_config.ipynb #e67c9389
+RUN_OPTIONS = ('resume', 'progress', 'figures_dir')   # the run notebook's parameters that are not about the config
+
+def notebook_params(ns:dict, # the notebook's globals, after its parameters (and papermill's)
+                    before:set, # the names the notebook defined before its parameters cell
+                    run_options:tuple=RUN_OPTIONS)->tuple[dict, dict]: # (`config_from_params` arguments, run options)
+    "A run notebook's parameters, split into config arguments and run options; a name that is neither is an error."
+    import difflib
+    names = [k for k in ns if k not in before and not k.startswith('_')]
+    known = set(field_flags()) | {'model', 'config', 'overrides'} | set(run_options)
+    for k in names:
+        if k in known: continue
+        near = difflib.get_close_matches(k, sorted(known), 1)
+        raise ConfigError(f"{k}: not a parameter of this notebook nor a config field"
+                          + (f" (did you mean {near[0]!r}?)" if near else ''))
+    return ({k: ns[k] for k in names if k not in run_options}, {k: ns[k] for k in names if k in run_options})
 
 # %% ../nbs/00_config.ipynb #06eff946
 def flat_config(cfg:RunConfig)->dict:

@@ -56,11 +56,13 @@ def evaluate_run(run_dir, # a run directory
                  **overrides # config overrides, e.g. eval_size=500, markovian=False
                 )->pd.DataFrame:
     "Held-out accuracy and ln π(a|CoT), both protocols, for checkpoints of a run; appended to `eval.jsonl`."
-    pol = policy or RunModel(run_dir, **overrides)
     ck = sorted(list_checkpoints(run_dir))
     if steps == 'best': sel = [best_step(run_dir)]
     elif steps in ('all', 'last'): sel = ck if steps == 'all' else ck[-1:]
     else: sel = list(steps)
+    missing = [s for s in sel if s != 0 and s not in ck]   # checked before anything is loaded or appended
+    if missing: raise ValueError(f'steps: no verified checkpoint for step {missing[0]} in {run_dir} (have {ck})')
+    pol = policy or RunModel(run_dir, **overrides)
     rows, todo = [], [(s, g) for s in ([0] if base else []) + [s for s in sel if s != 0] for g in (False, True)]
     for step, greedy in tqdm(todo, desc='evaluate', disable=not progress):
         if not greedy: pol.load(step)    # each checkpoint's first protocol
@@ -181,7 +183,8 @@ def main(path:Param('the run to evaluate', str, opt=False, nargs='?')=None,
     run_dir = run_dir or path
     if run_dir is None: sys.exit('error: run_dir: give the run directory, e.g. --run_dir runs/smollm2')
     ov = {k: v for k, v in dict(eval_size=eval_size, markovian=markovian).items() if v is not None}
-    sel = steps if steps in ('last', 'all', 'best') else [int(s) for s in steps.split(',')]
+    try: sel = steps if steps in ('last', 'all', 'best') else [int(s) for s in steps.split(',')]
+    except ValueError: sys.exit(f"error: steps: {steps!r} is not 'last', 'all', 'best' or comma-separated step numbers")
     try: df = evaluate_run(run_dir, sel, split, base, **ov)
     except (ConfigError, FileNotFoundError, ValueError) as e: sys.exit(f'error: {e}')
     print(df.drop(columns=['eval', 'source']).to_string(index=False))

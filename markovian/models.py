@@ -182,7 +182,8 @@ def add_lora(model, cfg:Model)->PeftModel:
                     task_type='CAUSAL_LM')
     if cfg.quantization == '4bit': model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     if cfg.gradient_checkpointing: enable_checkpointing(model)
-    return get_peft_model(model, lc)
+    try: return get_peft_model(model, lc)
+    except ValueError as e: raise ConfigError(f'model.target_modules: {t!r}: {e}') from None
 
 # %% ../nbs/02_models.ipynb #c7e2a002
 def enable_checkpointing(model):

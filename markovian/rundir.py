@@ -9,12 +9,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file, load_file
 from peft import set_peft_model_state_dict
-from .config import RunConfig, from_json, to_json, ConfigError, config_diff
+from .config import RunConfig, to_json, ConfigError, config_diff, read_config
 
 # %% auto #0
-__all__ = ['METRICS', 'SAMPLE_KEYS', 'LEGACY_KEYS', 'RESUMABLE', 'upgrade_line', 'append_line', 'write_json', 'read_log',
-           'truncate_log', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint', 'verify_checkpoint',
-           'list_checkpoints', 'latest_checkpoint', 'load_adapter', 'load_checkpoint', 'prepare_run_dir']
+__all__ = ['METRICS', 'SAMPLE_KEYS', 'LEGACY_KEYS', 'RESUMABLE', 'upgrade_line', 'append_line', 'read_json', 'write_json',
+           'read_log', 'truncate_log', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint',
+           'verify_checkpoint', 'list_checkpoints', 'latest_checkpoint', 'resume_point', 'set_aside', 'load_adapter',
+           'load_checkpoint', 'check_run_dir', 'prepare_run_dir']
 
 # %% ../nbs/08_rundir.ipynb #4f279a23
 METRICS = dict(
@@ -67,6 +68,12 @@ def append_line(path:Path, obj:dict):
         f.flush()
         os.fsync(f.fileno())
 
+def read_json(path:Path):
+    "The JSON in `path`; a damaged file is a one-line error naming it."
+    try: return json.loads(Path(path).read_text(encoding='utf-8'))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f'{path}: damaged, not JSON ({e})') from None
+
 def write_json(path:Path, obj):
     "Write `obj` as JSON atomically: a temporary file, made durable, renamed over `path`."
     tmp = Path(path).with_name(Path(path).name + '.tmp')
@@ -87,17 +94,20 @@ def read_log(path:Path)->list[dict]:
     return out
 
 # %% ../nbs/08_rundir.ipynb #fe6f75e7
-def truncate_log(path:Path, step:int):
-    "Drop every line past `step` (and a torn tail) by truncating the file; earlier lines are untouched."
-    if not Path(path).exists(): return
-    keep = 0
-    with open(path, 'rb') as f:
-        for line in f:
-            try: obj = json.loads(line)
-            except json.JSONDecodeError: break
-            if obj.get('step', 0) > step or not line.endswith(b'\n'): break
-            keep += len(line)
-    os.truncate(path, keep)
+def truncate_log(path:Path, step:int)->bytes:
+    "Drop every line past `step` (and a torn tail) by truncating the file; return the dropped bytes."
+    if not Path(path).exists(): return b''
+    lines, keep = Path(path).read_bytes().splitlines(keepends=True), None
+    for i, line in enumerate(lines):
+        try: obj = json.loads(line) if line.endswith(b'\n') else None
+        except (json.JSONDecodeError, UnicodeDecodeError): obj = None
+        if obj is None and i < len(lines) - 1:   # damage with intact lines after it: never cut those silently
+            raise ConfigError(f'{path}:{i + 1}: damaged line with {len(lines) - i - 1} line(s) after it; nothing was '
+                              'changed (repair or remove that line, then resume)')
+        if obj is None or obj.get('step', 0) > step: keep = i; break
+    dropped = b''.join(lines[keep:]) if keep is not None else b''
+    os.truncate(path, len(Path(path).read_bytes()) - len(dropped))
+    return dropped
 
 # %% ../nbs/08_rundir.ipynb #62565200
 def flatten_optimizer(sd:dict)->tuple[dict, dict]:
@@ -180,6 +190,22 @@ def latest_checkpoint(run_dir:Path)->Path|None:
     ck = list_checkpoints(run_dir)
     return ck[max(ck)] if ck else None
 
+def resume_point(run_dir:Path)->tuple[Path|None, list[Path]]:
+    "The newest checkpoint that verifies, and the checkpoints newer than it that do not (damaged)."
+    found = sorted(Path(run_dir).glob('checkpoints/step-*'))
+    good = [p for p in found if verify_checkpoint(p)]
+    best = good[-1] if good else None
+    return best, [p for p in found if p not in good and (best is None or p.name > best.name)]
+
+def set_aside(paths:list[Path])->list[Path]:
+    "Rename damaged checkpoints to `damaged-step-…`: kept for a post-mortem, never overwritten by a new save."
+    out = []
+    for p in paths:
+        dest = p.with_name(f'damaged-{p.name}')
+        while dest.exists(): dest = dest.with_name(dest.name + '-again')
+        out.append(p.rename(dest))
+    return out
+
 # %% ../nbs/08_rundir.ipynb #775fde4a
 def load_adapter(model, # a peft model with the run's LoRA layout
                  ckpt:Path, device:str='cpu'):
@@ -198,21 +224,27 @@ def load_checkpoint(ckpt:Path, model, opt, device:str='cpu')->tuple[dict, dict]:
 
 # %% ../nbs/08_rundir.ipynb #21a5edbf
 RESUMABLE = {'optim.steps', 'log.eval_every', 'log.checkpoint_every', 'log.wandb', 'log.log_samples',
-             'log.verify_every', 'sampling.ref_cache', 'sampling.decoder'}
+             'log.verify_every', 'sampling.ref_cache', 'sampling.decoder',
+             'log.run_dir'}   # a run is where it lies: copied, moved or named by another path, it resumes
 
 
 # %% ../nbs/08_rundir.ipynb #74e6d907
-def prepare_run_dir(cfg:RunConfig, resume:bool, # the run's config; continue the run in `cfg.log.run_dir`
-                    write:bool=True): # write config.json (rank 0 only)
-    "Refuse to overwrite a run or to resume it with a different config; write the config atomically."
+def check_run_dir(cfg:RunConfig, resume:bool):
+    "Refuse to overwrite a run or to resume it with a different config; reads only (the trainer calls it first)."
     rd = Path(cfg.log.run_dir)
     if rd.exists() and not rd.is_dir(): raise ConfigError(f'log.run_dir: {rd} is a file, not a directory')
-    if not resume and read_log(rd / 'log.jsonl'):
+    if not resume and (rd / 'log.jsonl').exists() and (rd / 'log.jsonl').stat().st_size:
         raise FileExistsError(f'log.run_dir: {rd} already holds a run; pass resume=True to continue it, '
                               'or choose another run_dir')
     if resume and (rd / 'config.json').exists():
-        bad = [k for k in config_diff(from_json((rd / 'config.json').read_text()), cfg) if k not in RESUMABLE]
+        bad = [k for k in config_diff(read_config(rd / 'config.json'), cfg) if k not in RESUMABLE]
         if bad: raise ConfigError(f'resume: the config differs from {rd}/config.json in {", ".join(bad)}')
+
+def prepare_run_dir(cfg:RunConfig, resume:bool, # the run's config; continue the run in `cfg.log.run_dir`
+                    write:bool=True): # write config.json (rank 0 only)
+    "`check_run_dir`, then write the config atomically."
+    check_run_dir(cfg, resume)
+    rd = Path(cfg.log.run_dir)
     if write:
         rd.mkdir(parents=True, exist_ok=True)
         tmp = rd / 'config.json.tmp'

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_train.ipynb #bdd4ce0b
 from __future__ import annotations
-import builtins, json, sys, time
+import builtins, sys, time
 from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
@@ -15,22 +15,31 @@ from torch.nn.utils.rnn import pad_sequence
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 from tqdm import tqdm as std_tqdm
-from .config import RunConfig, config_from_params
+from .config import RunConfig, ConfigError, config_from_params
 from .data import Record, get_batch, with_supplied_cots, random_observation
 from .models import (load_model, add_lora, make_optimizer, lora_compute, portable_name, check_runnable,
                               frozen_hashes, moved_weights, load_tokenizer)
 from .lm import unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, RefCache, model_fingerprint
-from .rollout import Rollout, rollout, score_rollout, copy_rate, copy_share
+from .rollout import Rollout, rollout, score_rollout, copy_rate, copy_share, run_prompt
 from . import losses
 from .losses import Advantages, AdvInputs, ALGORITHMS, SampleLosses, predict_values
 from .runtime import init_distributed, start_wandb, release_heap
 from . import rundir
-from .rundir import append_line, truncate_log, latest_checkpoint, prepare_run_dir
+from .rundir import (append_line, truncate_log, prepare_run_dir, check_run_dir, resume_point, set_aside,
+                              read_json)
 from .heldout import heldout_eval
 
 # %% auto #0
-__all__ = ['SAMPLE_COLUMNS', 'WeightsMoved', 'Trainer', 'group_chunks', 'reward_stats', 'rollout_metrics', 'train']
+__all__ = ['SAMPLE_COLUMNS', 'check_data', 'WeightsMoved', 'Trainer', 'note', 'group_chunks', 'reward_stats', 'rollout_metrics',
+           'train']
+
+# %% ../nbs/11_train.ipynb #d8856912
+def check_data(cfg:RunConfig, tok):
+    "The first batch of every split and its prompts: an empty split or a too-long prompt stops the run here."
+    for split, n in (('train', cfg.optim.questions_per_step), ('validation', cfg.task.eval_size),
+                     ('test', cfg.task.eval_size)):
+        for r in get_batch(cfg.task, split, cfg.seed, 0, n, tok): run_prompt(tok, cfg, r.question)
 
 # %% ../nbs/11_train.ipynb #944e3085
 class WeightsMoved(RuntimeError):
@@ -45,9 +54,11 @@ class Trainer:
         self.cfg = cfg
         self.rank, self.world, self.device = init_distributed(device)
         check_runnable(cfg.model, self.device)     # before anything is loaded or written
+        check_run_dir(cfg, resume)                 # a run to keep, or a resume with another config
         if cfg.task.name != 'arithmetic':   # the data reads, every field, before the model loads
             get_batch(cfg.task, 'train', cfg.seed, 0, 1, tok or (load_tokenizer(cfg.model.name) if cfg.task.name == 'wiki' else None))
         if model is None: model, tok = load_model(cfg.model, self.device)
+        check_data(cfg, tok)                       # every split's first batch and its prompts, before any write
         torch.manual_seed(hash_seed(cfg.seed, 'init'))  # LoRA's A matrices: the same start for the same seed
         self.model, self.tok = add_lora(model, cfg.model), tok
         self.eos = eos_ids(self.model, tok)
@@ -70,7 +81,7 @@ class Trainer:
 def check_base(self:Trainer, resume:bool=False)->dict:
     "Hashes of the frozen base weights, compared with the run's start: a change stops the run."
     now, f = frozen_hashes(self.model), self.run_dir / 'base_weights.json'
-    start = getattr(self, 'base_hashes', None) or (json.loads(f.read_text()) if resume and f.exists() else now)
+    start = getattr(self, 'base_hashes', None) or (read_json(f) if resume and f.exists() else now)
     moved = moved_weights(now, start)
     if moved:
         raise WeightsMoved(f'log.verify_every: base weight {moved[0]} differs from the run\'s start '
@@ -120,15 +131,32 @@ def load_checkpoint(self:Trainer, path:Path)->int:
     return st['step']
 
 # %% ../nbs/11_train.ipynb #38b682bf
+def note(msg:str):
+    "One line for the user on stderr (resume's account of what it did)."
+    print(msg, file=sys.stderr, flush=True)
+
 @patch
 def open_run(self:Trainer, resume:bool)->int:
     "Create or reopen the run directory; return the step to continue from."
+    ck, damaged = resume_point(self.run_dir) if resume else (None, [])
+    if damaged and ck is None:
+        raise ConfigError(f"resume: {self.run_dir} has no checkpoint that verifies ({', '.join(p.name for p in damaged)} "
+                          'damaged); nothing was changed')
     prepare_run_dir(self.cfg, resume, write=self.rank == 0)
     if self.world > 1: dist.barrier()   # every rank has checked the directory before rank 0 logs into it
-    ck = latest_checkpoint(self.run_dir) if resume else None
     start = self.load_checkpoint(ck) if ck else 0
-    if self.rank == 0 and resume: truncate_log(self.run_dir / 'log.jsonl', start if start > 0 else -1)  # none: afresh
+    if self.rank == 0 and resume: self.cut_log(start, set_aside(damaged))
     return start
+
+@patch
+def cut_log(self:Trainer, start:int, aside:list[Path]):
+    "Cut the log back to step `start` (none: the step-0 evaluations are redone too), keeping what is cut; say so."
+    log = self.run_dir / 'log.jsonl'
+    dropped = truncate_log(log, start if start > 0 else -1)
+    if dropped:
+        with open(self.run_dir / 'log.dropped.jsonl', 'ab') as f: f.write(dropped)
+    gone = f"; damaged {', '.join(p.name[8:] for p in aside)} set aside as damaged-…" if aside else ''
+    note(f'resume: from step {start}{gone}; {len(dropped.splitlines())} log line(s) past it moved to log.dropped.jsonl')
 
 # %% ../nbs/11_train.ipynb #80b11449
 def _stream(cfg:RunConfig, step:int, n:int, tok=None)->list[Record]:
