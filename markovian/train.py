@@ -382,5 +382,5 @@ def train(model:str='smollm2', resume:bool=False, progress:bool=True,
 
 # %% ../nbs/11_train.ipynb #e39a233a
 if __name__ == '__main__' and not getattr(builtins, '__IPYTHON__', False):
-    from markovian.cli import main
-    main()
+    import runpy   # the package's entry point, which the CLI owns: this module imports no CLI
+    runpy.run_module('markovian', run_name='__main__')
