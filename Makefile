@@ -35,9 +35,9 @@ test: $(STAMP)
 	mkdir -p $(dir $(TEST_TIMING))
 	set -o pipefail; start=$$(date +%s); \
 	OMP_NUM_THREADS=1 MARKOVIAN_FIXTURES=$(CURDIR)/runs/test-fixtures $(BIN)/nbdev_test --n_workers 2 --timing \
-	  | tee $(TEST_TIMING).tmp; \
+	  | tee $(TEST_TIMING).tmp; status=$$?; \
 	echo "wall: $$(( $$(date +%s) - start )) secs ($$(date -u +%FT%TZ), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))" \
-	  | tee -a $(TEST_TIMING).tmp; mv $(TEST_TIMING).tmp $(TEST_TIMING)
+	  | tee -a $(TEST_TIMING).tmp; mv $(TEST_TIMING).tmp $(TEST_TIMING); exit $$status
 
 # README.md is generated from nbs/index.ipynb.
 readme: $(STAMP)

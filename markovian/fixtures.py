@@ -133,6 +133,7 @@ def scratch_checkout(repo:Path)->Path:
     work = Path(tempfile.mkdtemp())
     for d in ('nbs', 'data', 'bench', 'Makefile', '.venv', 'setup.py', 'settings.ini', 'constraints.txt'):
         (work / d).symlink_to(repo / d)
+    (work / 'runs').mkdir()   # as in a checkout where `make train` ran: papermill writes its notebooks there
     return work
 
 def command_halves(plan:dict)->tuple[list[str], list[str]]:

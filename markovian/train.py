@@ -31,8 +31,8 @@ from .rundir import (append_line, truncate_log, prepare_run_dir, check_run_dir, 
 from .heldout import heldout_eval
 
 # %% auto #0
-__all__ = ['SAMPLE_COLUMNS', 'check_data', 'WeightsMoved', 'Trainer', 'note', 'group_chunks', 'reward_stats', 'rollout_metrics',
-           'train']
+__all__ = ['SAMPLE_COLUMNS', 'check_data', 'load_checked', 'WeightsMoved', 'Trainer', 'note', 'group_chunks', 'reward_stats',
+           'rollout_metrics', 'train']
 
 # %% ../nbs/11_train.ipynb #d8856912
 def check_data(cfg:RunConfig, tok):
@@ -40,6 +40,17 @@ def check_data(cfg:RunConfig, tok):
     for split, n in (('train', cfg.optim.questions_per_step), ('validation', cfg.task.eval_size),
                      ('test', cfg.task.eval_size)):
         for r in get_batch(cfg.task, split, cfg.seed, 0, n, tok): run_prompt(tok, cfg, r.question)
+
+def load_checked(cfg:RunConfig, resume:bool, device:str, model=None, tok=None)->tuple:
+    "Validate, then load: every check that needs no run directory, the model (unless given), the data; nothing written."
+    check_runnable(cfg.model, device)
+    check_run_dir(cfg, resume)                 # a run to keep, or a resume with another config
+    if cfg.task.name != 'arithmetic':          # the data reads, every field, before the model loads
+        text_tok = tok or (load_tokenizer(cfg.model.name) if cfg.task.name == 'wiki' else None)   # wiki cuts by tokens
+        get_batch(cfg.task, 'train', cfg.seed, 0, 1, text_tok)
+    if model is None: model, tok = load_model(cfg.model, device)
+    check_data(cfg, tok)                       # every split's first batch and its prompts
+    return model, tok
 
 # %% ../nbs/11_train.ipynb #944e3085
 class WeightsMoved(RuntimeError):
@@ -53,12 +64,7 @@ class Trainer:
                  device:str|None=None): # default: this rank's GPU (`LOCAL_RANK`), else the CPU
         self.cfg = cfg
         self.rank, self.world, self.device = init_distributed(device)
-        check_runnable(cfg.model, self.device)     # before anything is loaded or written
-        check_run_dir(cfg, resume)                 # a run to keep, or a resume with another config
-        if cfg.task.name != 'arithmetic':   # the data reads, every field, before the model loads
-            get_batch(cfg.task, 'train', cfg.seed, 0, 1, tok or (load_tokenizer(cfg.model.name) if cfg.task.name == 'wiki' else None))
-        if model is None: model, tok = load_model(cfg.model, self.device)
-        check_data(cfg, tok)                       # every split's first batch and its prompts, before any write
+        model, tok = load_checked(cfg, resume, self.device, model, tok)   # nothing is written before this
         torch.manual_seed(hash_seed(cfg.seed, 'init'))  # LoRA's A matrices: the same start for the same seed
         self.model, self.tok = add_lora(model, cfg.model), tok
         self.eos = eos_ids(self.model, tok)
