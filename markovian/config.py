@@ -10,10 +10,10 @@ from fastcore.docments import docments
 from dataclasses import dataclass, field, fields, asdict, replace
 
 # %% auto #0
-__all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'TASK_PRESETS', 'LATER_SECTIONS', 'RUN_OPTIONS', 'ConfigError', 'F',
-           'Model', 'Task', 'Sampling', 'Reward', 'Algo', 'Optim', 'Log', 'Debug', 'RunConfig', 'override',
-           'make_config', 'to_json', 'from_dict', 'from_json', 'parse_value', 'parse_assignments', 'read_config',
-           'config_from_params', 'field_flags', 'field_docs', 'notebook_params', 'flat_config', 'config_diff']
+__all__ = ['SECTIONS', 'ALIASES', 'RENAMED', 'PRESETS', 'TASK_PRESETS', 'LATER_SECTIONS', 'ConfigError', 'F', 'Model', 'Task',
+           'Sampling', 'Reward', 'Algo', 'Optim', 'Log', 'Debug', 'RunConfig', 'override', 'make_config', 'to_json',
+           'from_dict', 'from_json', 'parse_value', 'parse_assignments', 'read_config', 'config_from_params',
+           'field_flags', 'field_docs', 'flat_config', 'config_diff']
 
 # %% ../nbs/00_config.ipynb #1a4d0694
 class ConfigError(ValueError):
@@ -372,23 +372,6 @@ def field_docs()->dict[str, tuple]:
         docs, hints = docments(cls), typing.get_type_hints(cls)
         out |= {f'{s}.{f.name}': (hints[f.name], docs[f.name] or '') for f in fields(cls)}
     return out
-
-# %% ../nbs/00_config.ipynb #e67c9389
-RUN_OPTIONS = ('resume', 'progress', 'figures_dir')   # the run notebook's parameters that are not about the config
-
-def notebook_params(ns:dict, # the notebook's globals, after its parameters (and papermill's)
-                    before:set, # the names the notebook defined before its parameters cell
-                    run_options:tuple=RUN_OPTIONS)->tuple[dict, dict]: # (`config_from_params` arguments, run options)
-    "A run notebook's parameters, split into config arguments and run options; a name that is neither is an error."
-    import difflib
-    names = [k for k in ns if k not in before and not k.startswith('_')]
-    known = set(field_flags()) | {'model', 'config', 'overrides'} | set(run_options)
-    for k in names:
-        if k in known: continue
-        near = difflib.get_close_matches(k, sorted(known), 1)
-        raise ConfigError(f"{k}: not a parameter of this notebook nor a config field"
-                          + (f" (did you mean {near[0]!r}?)" if near else ''))
-    return ({k: ns[k] for k in names if k not in run_options}, {k: ns[k] for k in names if k in run_options})
 
 # %% ../nbs/00_config.ipynb #06eff946
 def flat_config(cfg:RunConfig)->dict:
