@@ -6,16 +6,18 @@
 from __future__ import annotations
 import hashlib, json, random
 from bisect import bisect_left, bisect_right
+from itertools import zip_longest
 from dataclasses import dataclass, replace
 from pathlib import Path
 from .config import Task, ConfigError
 
 # %% auto #0
-__all__ = ['TASK_SOURCES', 'SOURCE_FIELDS', 'LETTERS', 'TEXT_FILES', 'Record', 'draw_terms', 'format_problem', 'parse_problem',
-           'solve', 'gold_cot', 'problem_key', 'split_of', 'normalize_number', 'task_source', 'choice_lists',
-           'read_answer', 'qa_record', 'read_jsonl', 'file_rows', 'hub_rows', 'source_rows', 'load_records',
-           'load_gsm8k', 'offline_corpus', 'text_documents', 'text_windows', 'load_windows', 'get_batch',
-           'with_gold_cots', 'record_key', 'gold_table', 'with_supplied_cots', 'random_observation']
+__all__ = ['TASK_SOURCES', 'SOURCE_FIELDS', 'LETTERS', 'TEXT_FILES', 'EVAL_SEED', 'Record', 'draw_terms', 'format_problem',
+           'parse_problem', 'solve', 'gold_cot', 'problem_key', 'split_of', 'cluster_of', 'normalize_number',
+           'task_source', 'choice_lists', 'read_answer', 'qa_record', 'read_jsonl', 'file_rows', 'hub_rows',
+           'source_rows', 'load_records', 'load_gsm8k', 'offline_corpus', 'text_documents', 'text_windows',
+           'load_windows', 'get_batch', 'eval_records', 'with_gold_cots', 'record_key', 'gold_table',
+           'with_supplied_cots', 'random_observation']
 
 # %% ../nbs/01_data.ipynb #0ad9fc7b
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Record:
     question:str
     answer:str
     cot:str|None = None
+    doc:str|None = None   # the document a text window was cut from: its unit of independent evidence
 
 # %% ../nbs/01_data.ipynb #d1a93306
 def draw_terms(rng:random.Random, # the stream's generator
@@ -91,6 +94,11 @@ def split_of(question:str, # question text
     "The split a question belongs to, fixed by a hash of its problem's canonical form."
     u = int.from_bytes(hashlib.blake2b(problem_key(question).encode(), digest_size=8).digest(), 'big') / 2**64
     return 'test' if u < heldout_frac / 2 else 'validation' if u < heldout_frac else 'train'
+
+# %% ../nbs/01_data.ipynb #3781d6f6
+def cluster_of(r:Record)->str:
+    "The unit a held-out interval resamples: a text window's document, else the problem (`problem_key`)."
+    return r.doc if r.doc is not None else problem_key(r.question)
 
 # %% ../nbs/01_data.ipynb #768910bb
 def normalize_number(s:str)->str:
@@ -244,7 +252,7 @@ def text_documents(task:Task)->list[tuple[str, str]]:
     return [d for f in files for d in ([(str(f), f.read_text(encoding='utf-8'))] if f.suffix in TEXT_FILES else rows(file_rows(f)))]
 
 # %% ../nbs/01_data.ipynb #70cb3a61
-def text_windows(tok, text:str, context:int, target:int)->list[Record]:
+def text_windows(tok, text:str, context:int, target:int, doc:str|None=None)->list[Record]:
     "Consecutive (context, continuation) records of `text`, at most `context` and `target` tokens, cut where words start."
     offs = tok(text, add_special_tokens=False, return_offsets_mapping=True)['offset_mapping']
     n = len(offs)
@@ -258,15 +266,15 @@ def text_windows(tok, text:str, context:int, target:int)->list[Record]:
         cut = back(i, starts[bisect_right(starts, i + context) - 1], context)
         end = back(cut, starts[bisect_right(starts, cut + target) - 1], target)
         full = cut - i >= context // 2 and end - cut >= target // 2
-        if full: out.append(Record(piece(i, cut), piece(cut, end)))
+        if full: out.append(Record(piece(i, cut), piece(cut, end), doc=doc))
         i = starts[bisect_left(starts, end if full else i + context)]
     return out
 
 # %% ../nbs/01_data.ipynb #ee542de8
 def load_windows(task:Task, split:str, tok)->list[Record]:
     "The continuation records of a split: the windows of the documents whose id hashes into it."
-    docs = [t for d, t in text_documents(task) if split_of(d, task.heldout_frac) == split]
-    recs = [r for t in docs for r in text_windows(tok, t, task.question_length, task.target_length)]
+    docs = [(d, t) for d, t in text_documents(task) if split_of(d, task.heldout_frac) == split]
+    recs = [r for d, t in docs for r in text_windows(tok, t, task.question_length, task.target_length, d)]
     if not recs:
         raise ConfigError(f'task.question_length: {task.question_length} context + {task.target_length} continuation '
                           f'tokens are longer than every one of the {len(docs)} document(s) of the {split!r} split')
@@ -314,6 +322,17 @@ def get_batch(task:Task, # what to draw
         raise ValueError(f'split: {split!r} is not train, validation or test')
     if task.name != 'arithmetic': return _list_batch(_records(task, split, tok), seed, step, n)
     return _arith_batch(task, split, random.Random(f'{seed}-{split}-{step}'), n)
+
+# %% ../nbs/01_data.ipynb #01524765
+EVAL_SEED = 0
+
+def eval_records(task:Task, split:str, n:int, tok=None)->list[Record]:
+    "The fixed evaluation set of `split`: `n` records, independent of the run's seed (text: every document in turn)."
+    if task.name != 'wiki': return get_batch(task, split, EVAL_SEED, 0, n, tok)
+    by_doc = {}
+    for r in get_batch(task, split, EVAL_SEED, 0, len(_records(task, split, tok)), tok): by_doc.setdefault(r.doc, []).append(r)
+    dealt = [w for row in zip_longest(*by_doc.values()) for w in row if w is not None]
+    return [dealt[i % len(dealt)] for i in range(n)]
 
 # %% ../nbs/01_data.ipynb #bbf8fdf2
 def with_gold_cots(recs:list[Record])->list[Record]:

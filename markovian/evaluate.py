@@ -4,13 +4,14 @@
 
 # %% ../nbs/14_evaluate.ipynb #c0a38c06
 from __future__ import annotations
-import random, string, sys
+import random, sys
+from functools import lru_cache
 from pathlib import Path
 import pandas as pd, torch
 from fastcore.script import call_parse, bool_arg, Param
 from tqdm.auto import tqdm
 from .config import Model, from_json, override, ConfigError
-from .data import get_batch
+from .data import get_batch, eval_records
 from .models import load_model, add_lora, lora_compute
 from .reward import cot_ids, answer_ids, score_answers, markovian_reward
 from .sampling import eos_ids, strip_eos, hash_seed
@@ -19,8 +20,8 @@ from .rundir import read_log, append_line, list_checkpoints, load_adapter
 from .heldout import heldout_eval, heldout_cots, predict_answers, eval_summary
 
 # %% auto #0
-__all__ = ['PERTURBATIONS', 'RunModel', 'evaluate_run', 'best_step', 'perturb', 'predict_distinct', 'perturbation_effects',
-           'fragility_table', 'cross_model_rewards', 'main']
+__all__ = ['PERTURBATIONS', 'RunModel', 'evaluate_run', 'best_step', 'n_damaged', 'token_shape', 'shape_pools', 'perturb_ids',
+           'predict_distinct', 'perturbation_effects', 'fragility_table', 'cross_model_rewards', 'main']
 
 # %% ../nbs/14_evaluate.ipynb #f63bcc20
 class RunModel:
@@ -72,30 +73,51 @@ def evaluate_run(run_dir, # a run directory
     return pd.DataFrame(rows)
 
 def best_step(run_dir, protocol:str='sampled')->int:
-    "The checkpointed step with the best validation accuracy in the training log (else the last checkpoint)."
+    "The step (0: the base model, or a checkpoint) with the best validation accuracy in the log (else the last checkpoint)."
     ck = list_checkpoints(run_dir)
     if not ck: raise ValueError(f'run_dir: {run_dir} has no verified checkpoint')
     val = [l for l in read_log(Path(run_dir) / 'log.jsonl')
-           if l.get('eval') and l['split'] == 'validation' and l['protocol'] == protocol and l['step'] in ck]
+           if l.get('eval') and l['split'] == 'validation' and l['protocol'] == protocol and (l['step'] in ck or l['step'] == 0)]
     return max(val, key=lambda l: (l['accuracy'], l['step']))['step'] if val else max(ck)
 
 # %% ../nbs/14_evaluate.ipynb #44deaf3c
-PERTURBATIONS = ('delete', 'truncate_front', 'truncate_back', 'digit_replace', 'char_replace')
-_ALNUM = string.ascii_letters + string.digits
+PERTURBATIONS = ('delete', 'truncate_front', 'truncate_back', 'digit_replace', 'token_replace')
 
-def perturb(text:str, kind:str, frac:float, rng:random.Random)->str:
-    "`text` damaged by perturbation `kind` at severity `frac` ∈ [0, 1]."
-    n = len(text)
-    if kind == 'delete':
-        drop = set(rng.sample(range(n), int(frac * n)))
-        return ''.join(c for i, c in enumerate(text) if i not in drop)
-    if kind == 'truncate_front': return text[n - int((1 - frac) * n):] if frac < 1 else ''
-    if kind == 'truncate_back': return text[:int((1 - frac) * n)]
-    if kind == 'digit_replace':
-        return ''.join(rng.choice(string.digits) if c.isdigit() and rng.random() < frac else c for c in text)
-    if kind == 'char_replace':
-        return ''.join(rng.choice(_ALNUM) if c.isalnum() and rng.random() < frac else c for c in text)
-    raise ValueError(f'kind: unknown perturbation {kind!r}; choose from {", ".join(PERTURBATIONS)}')
+def n_damaged(frac:float, n:int)->int:
+    "How many of `n` tokens a severity `frac` damages: round(100·frac)·n / 100, rounded half up, in integers."
+    return (round(100 * frac) * n + 50) // 100
+
+def token_shape(s:str)->str|None:
+    "A token's shape: digits by length ('d2'), ASCII words ('w'), each with its leading space (' d1'); else None."
+    body = s[1:] if s[:1] == ' ' else s
+    kind = f'd{len(body)}' if body.isdigit() else 'w' if body.isalpha() else None
+    return None if kind is None or not body.isascii() else s[:len(s) - len(body)] + kind
+
+@lru_cache(maxsize=4)
+def shape_pools(tok)->dict[str, list[int]]:
+    "The vocabulary's ids by `token_shape`: where a replaced token's substitute is drawn from."
+    pools = {}
+    for i in range(len(tok)):
+        if (k := token_shape(tok.decode([i]))) is not None: pools.setdefault(k, []).append(i)
+    return pools
+
+# %% ../nbs/14_evaluate.ipynb #9551c532
+def perturb_ids(ids:list[int], kind:str, frac:float, rng:random.Random, tok)->list[int]:
+    "Token ids `ids` damaged by perturbation `kind` at severity `frac` ∈ [0, 1] (see `n_damaged`)."
+    n = len(ids)
+    if kind in ('truncate_front', 'truncate_back', 'delete'):
+        k = n_damaged(frac, n)
+        if kind == 'truncate_front': return ids[k:]
+        if kind == 'truncate_back': return ids[:n - k]
+        drop = set(rng.sample(range(n), k))
+        return [t for j, t in enumerate(ids) if j not in drop]
+    if kind not in PERTURBATIONS: raise ValueError(f'kind: unknown perturbation {kind!r}; choose from {", ".join(PERTURBATIONS)}')
+    pools, shape = shape_pools(tok), [token_shape(tok.decode([t])) for t in ids]
+    ok = [j for j, s in enumerate(shape) if s and (kind == 'token_replace' or 'd' in s) and len(pools[s]) > 1]
+    out = list(ids)
+    for j in rng.sample(ok, n_damaged(frac, len(ok))):
+        out[j] = rng.choice([t for t in pools[shape[j]] if t != ids[j]])
+    return out
 
 # %% ../nbs/14_evaluate.ipynb #b0b12351
 def predict_distinct(m, tok, cfg, recs:list, cot_lists:list[list[list[int]]], eos:set, # CoT lists aligned with `recs`
@@ -121,19 +143,14 @@ def perturbation_effects(pol:RunModel, # a policy at the checkpoint to analyse
                          progress:bool=True)->pd.DataFrame: # a progress bar over the scoring of damaged CoTs
     "Mean ln π(a|CoT) and accuracy under each perturbation and severity, and their drops from severity 0."
     m, tok, cfg = pol.model, pol.tok, pol.cfg
-    eos, recs = eos_ids(m, tok), get_batch(cfg.task, split, cfg.seed, 0, cfg.task.eval_size, tok)
-    jobs = [(k, f) for k in kinds for f in severities if f > 0]
-    with lora_compute(m):      # the held-out evaluation's protocol: its CoTs, used as sampled at severity 0
-        cots = heldout_cots(m, tok, cfg, recs, split, False, pol.step)
-        texts = [tok.decode(strip_eos(a, eos)) for a in cots]
-        clean = eval_summary(recs, *predict_answers(m, tok, cfg, recs, cots, eos), cfg.task.name)
-        damaged = []
-        for kind, f in jobs:
-            rng = random.Random(hash_seed(seed, kind, f))
-            damaged.append([cot_ids(tok, perturb(t, kind, f, rng)) for t in texts])
+    eos, recs = eos_ids(m, tok), eval_records(cfg.task, split, cfg.task.eval_size, tok)
+    jobs = [(k, f) for k in kinds for f in severities]   # severity 0 too: every row through one path
+    with lora_compute(m):      # the held-out evaluation's protocol and CoTs
+        cots = [strip_eos(a, eos) for a in heldout_cots(m, tok, cfg, recs, split, False, pol.step)]
+        damaged = [[perturb_ids(c, k, f, random.Random(hash_seed(seed, k, f, i)), tok) for i, c in enumerate(cots)]
+                   for k, f in jobs]
         scored = dict(zip(jobs, predict_distinct(m, tok, cfg, recs, damaged, eos, progress=progress)))
-    rows = [dict(kind=k, severity=f) | (clean if f == 0 else eval_summary(recs, *scored[k, f], cfg.task.name))
-            for k in kinds for f in severities]
+    rows = [dict(kind=k, severity=f) | eval_summary(recs, *scored[k, f], cfg.task.name) for k, f in jobs]
     df = pd.DataFrame(rows)
     ref = df[df.severity == 0].set_index('kind')
     df['lnp_drop'] = [ref.loc[k, 'lnp'] - v for k, v in zip(df.kind, df.lnp)]

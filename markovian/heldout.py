@@ -9,7 +9,8 @@ from statistics import NormalDist
 from contextlib import nullcontext
 import numpy as np, torch
 from .config import RunConfig
-from .data import Record, get_batch, normalize_number
+from collections import Counter
+from .data import Record, get_batch, eval_records, cluster_of, normalize_number, EVAL_SEED
 from .models import lora_compute
 from .lm import unwrap
 from .reward import answer_ids, score_answers
@@ -18,7 +19,8 @@ from .rollout import run_prompt, answer_prompts, copy_rate, copy_share
 
 # %% auto #0
 __all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci', 'first_word',
-           'gold_answer', 'eval_summary', 'scorer_context', 'predict_answers', 'heldout_cots', 'heldout_eval']
+           'gold_answer', 'eval_summary', 'scorer_context', 'answer_lnp', 'predict_answers', 'shuffled_partner',
+           'shuffled_accuracy', 'constant_answer', 'specificity_controls', 'heldout_cots', 'heldout_eval']
 
 # %% ../nbs/09_heldout.ipynb #7b4667a7
 _NUM = re.compile(r'-?\d[\d,]*(?:\.\d+)?')
@@ -66,11 +68,11 @@ def wilson_ci(p:float, # observed share of successes
     return [0. if p <= 0 else float(max(0., mid - half)), 1. if p >= 1 else float(min(1., mid + half))]  # exact ends
 
 # %% ../nbs/09_heldout.ipynb #ad40db80
-def accuracy_ci(ok:list[float], qs:list[str])->list[float]:
-    "Question-level bootstrap CI of the accuracy; Wilson over distinct questions where the bootstrap degenerates."
-    ci = bootstrap_ci(ok, qs)
+def accuracy_ci(ok:list[float], clusters:list[str])->list[float]:
+    "Cluster bootstrap CI of the accuracy; Wilson over the clusters where the bootstrap degenerates."
+    ci = bootstrap_ci(ok, clusters)
     if ci[0] < ci[1]: return ci
-    per_q = [np.mean([o for o, q in zip(ok, qs) if q == u]) for u in dict.fromkeys(qs)]
+    per_q = [np.mean([o for o, q in zip(ok, clusters) if q == u]) for u in dict.fromkeys(clusters)]
     return wilson_ci(float(np.mean(per_q)), len(per_q))
 
 def first_word(text:str)->str|None:
@@ -83,10 +85,11 @@ def gold_answer(r:Record, task:str)->str:
     return first_word(r.answer) if task == 'wiki' else normalize_number(r.answer)
 
 def eval_summary(recs:list[Record], guesses:list, lnp:list, task:str='arithmetic')->dict:
-    "Accuracy and mean ln π with question-level CIs."
-    ok, qs = [float(g == gold_answer(r, task)) for g, r in zip(guesses, recs)], [r.question for r in recs]
-    return dict(n=len(recs), n_questions=len(set(qs)), accuracy=float(np.mean(ok)), accuracy_ci=accuracy_ci(ok, qs),
-                lnp=float(np.mean(lnp)), lnp_ci=bootstrap_ci(lnp, qs))
+    "Accuracy and mean ln π with intervals over clusters (`cluster_of`), and how many there are."
+    ok, cl = [float(g == gold_answer(r, task)) for g, r in zip(guesses, recs)], [cluster_of(r) for r in recs]
+    return dict(n=len(recs), n_questions=len({r.question for r in recs}), n_clusters=len(set(cl)),
+                accuracy=float(np.mean(ok)), accuracy_ci=accuracy_ci(ok, cl), lnp=float(np.mean(lnp)),
+                lnp_ci=bootstrap_ci(lnp, cl))
 
 # %% ../nbs/09_heldout.ipynb #24d9abbd
 def scorer_context(model, cfg:RunConfig):
@@ -95,16 +98,59 @@ def scorer_context(model, cfg:RunConfig):
 
 # %% ../nbs/09_heldout.ipynb #a485ef2f
 @torch.no_grad()
-def predict_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], eos:set)->tuple[list, list]:
-    "The scorer's greedy answer (extracted; a continuation's first word) and ln π(answer | CoT) for each record's CoT."
-    ctx, wiki = answer_prompts(tok, cfg, recs, cots, eos), cfg.task.name == 'wiki'
+def answer_lnp(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], eos:set)->list[float]:
+    "ln π(answer | CoT) of each record's answer read from the CoT paired with it, under the run's scorer and protocol."
     ans = [answer_ids(tok, r.answer, cfg.sampling.answer_length, cfg.reward.end_marker) for r in recs]
+    with scorer_context(model, cfg): return score_answers(model, tok, answer_prompts(tok, cfg, recs, cots, eos), ans)[cfg.reward.reduce].tolist()
+
+@torch.no_grad()
+def predict_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], eos:set)->tuple[list, list]:
+    "The scorer's greedy answer after `Answer:` (extracted; a continuation's first word) and ln π(answer | CoT)."
+    ctx, wiki = answer_prompts(tok, cfg, recs, cots, eos), cfg.task.name == 'wiki'
     with scorer_context(model, cfg):
         preds = sample_tokens(model, ctx, 1, 8 if wiki else cfg.sampling.answer_length, None, eos_ids=eos,
                               pad_id=tok.pad_token_id)
-        lnp = score_answers(model, tok, ctx, ans)[cfg.reward.reduce].tolist()
     texts = [tok.decode(strip_eos(p, eos)) for p in preds]
-    return [first_word(t) if wiki else extract_answer(t, r.answer) for t, r in zip(texts, recs)], lnp
+    guesses = [first_word(t) if wiki else extract_answer(t, r.answer) for t, r in zip(texts, recs)]
+    return guesses, answer_lnp(model, tok, cfg, recs, cots, eos)
+
+# %% ../nbs/09_heldout.ipynb #b6a09c22
+def shuffled_partner(recs:list[Record])->list[int]|None:
+    "For each record, a record of another cluster (a fixed derangement); None when one cluster holds over half."
+    order = sorted(range(len(recs)), key=lambda i: cluster_of(recs[i]))
+    k = max(Counter(cluster_of(r) for r in recs).values())
+    if 2 * k > len(recs): return None
+    partner = [0] * len(recs)
+    for a, i in enumerate(order): partner[i] = order[(a + k) % len(recs)]
+    return partner
+
+def shuffled_accuracy(recs:list[Record], guesses:list, task:str='arithmetic')->float|None:
+    "Accuracy if each answer were read from another cluster's CoT: exact under the Markovian protocol (guesses = f(CoT))."
+    gold, cl = [gold_answer(r, task) for r in recs], [cluster_of(r) for r in recs]
+    hits = [g == gold[i] for i in range(len(recs)) for j, g in enumerate(guesses) if cl[i] != cl[j]]
+    return float(np.mean(hits)) if hits else None
+
+# %% ../nbs/09_heldout.ipynb #5be67a94
+def constant_answer(task, tok=None, n:int=1000)->str:
+    "The most common gold answer among `n` training records (a text continuation's first word): the constant baseline."
+    recs = get_batch(task, 'train', EVAL_SEED, 0, n, tok)
+    return Counter(gold_answer(r, task.name) for r in recs).most_common(1)[0][0]
+
+# %% ../nbs/09_heldout.ipynb #ac1c1c44
+@torch.no_grad()
+def specificity_controls(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], guesses:list,
+                         lnp:list[float], eos:set)->dict:
+    "The empty-CoT floor, the cross-cluster shuffle and the best constant answer beside an evaluation's figures."
+    task, part, cl = cfg.task, shuffled_partner(recs), [cluster_of(r) for r in recs]
+    empty = answer_lnp(model, tok, cfg, recs, [[]] * len(recs), eos)
+    out = dict(lnp_empty=float(np.mean(empty)), lnp_shuffled=None, lnp_specific=None, lnp_specific_ci=None)
+    if part is not None:
+        shuf = answer_lnp(model, tok, cfg, recs, [cots[j] for j in part], eos)
+        spec = np.array(lnp) - np.array(shuf)
+        out |= dict(lnp_shuffled=float(np.mean(shuf)), lnp_specific=float(spec.mean()), lnp_specific_ci=bootstrap_ci(spec, cl))
+    const = constant_answer(task, tok)
+    return out | dict(accuracy_shuffled=shuffled_accuracy(recs, guesses, task.name) if cfg.reward.markovian else None,
+                      constant_answer=const, accuracy_constant=float(np.mean([gold_answer(r, task.name) == const for r in recs])))
 
 # %% ../nbs/09_heldout.ipynb #e4e0a002
 @torch.no_grad()
@@ -123,15 +169,16 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
                  split:str='test', # 'validation' or 'test'
                  greedy_cot:bool=False, # True: greedy CoTs; False: sampled at the training temperature (the paper's)
                  step:int=0)->dict: # an evaluation log line
-    "Held-out accuracy of answers predicted from the CoT alone, and mean ln π(a|CoT), with bootstrap CIs."
+    "Held-out accuracy from the CoT alone and mean ln π(a|CoT), with cluster intervals and specificity controls."
     c, eos = cfg, eos_ids(model, tok)
-    recs = get_batch(c.task, split, c.seed, 0, c.task.eval_size, tok)
+    recs = eval_records(c.task, split, c.task.eval_size, tok)
     with lora_compute(model):   # the adapter at the precision it trains in
         cots = heldout_cots(model, tok, c, recs, split, greedy_cot, step)
         guesses, lnp = predict_answers(model, tok, c, recs, cots, eos)
+        controls = specificity_controls(model, tok, c, recs, cots, guesses, lnp, eos)
     ex = [dict(question=r.question, answer=r.answer, cot=tok.decode(strip_eos(a, eos)), predicted=g, lnp=l)
           for r, a, g, l in zip(recs, cots, guesses, lnp)]
     head = dict(step=step, eval=True, split=split, protocol='greedy' if greedy_cot else 'sampled')
     qs, cs = [r.question for r in recs], [e['cot'] for e in ex]
     copy = dict(copy_rate=copy_rate(qs, cs), copy_share=copy_share(qs, cs))
-    return head | eval_summary(recs, guesses, lnp, c.task.name) | copy | dict(examples=ex)
+    return head | eval_summary(recs, guesses, lnp, c.task.name) | dict(controls=controls) | copy | dict(examples=ex)

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from .config import Model, from_json
 from .models import load_model, add_lora
-from .reward import cot_usefulness, answer_ids, cot_ids, score_answers, INSTRUCTIONS
+from .reward import cot_usefulness, answer_ids, cot_ids, score_answers, given_tokens, INSTRUCTIONS
 from fastcore.basics import patch
 from .rollout import run_answer_prompt, copy_rate, copies_question, copy_share, copied_words
 from .rundir import upgrade_line, list_checkpoints
@@ -173,7 +173,7 @@ def show_strip(self:Inspector):
     ctx = run_answer_prompt(tok, cfg, cot_ids(tok, s['cots'][j]), s['question'])
     a = answer_ids(tok, s['answer'], end=cfg.reward.end_marker)
     with model.disable_adapter(): lp = score_answers(model, tok, [ctx], [a])['tokens'][0].tolist()
-    strip = token_strip_html([tok.decode([t]) for t in a], lp)
+    strip = token_strip_html([tok.decode([t]) for t in a[given_tokens(tok, a):]], lp)
     self.strip.value = f"<b>answer tokens of “{html.escape(s['cots'][j])}”:</b> " + strip
 
 # %% ../nbs/16_inspect.ipynb #7dd819eb
@@ -255,7 +255,8 @@ def score(self:UsefulnessWidget):
         self.bars.data[0].x, self.bars.data[0].y = list(t.lnp_mean if per_token else t.lnp_sum), list(t.cot)
         self.bars.data[0].hovertext = list(t.text)
         self.bars.layout.title = 'mean ln π per continuation token' if per_token else 'ln π(answer | CoT)'
-    toks = [tok.decode([i]) for i in answer_ids(tok, a, max_len=len(a) + 2, end=end)]
+    ids = answer_ids(tok, a, max_len=len(a) + 2, end=end)
+    toks = [tok.decode([i]) for i in ids[given_tokens(tok, ids):]]
     line = lambda r: f'<b>{r.cot}</b> ({html.escape(r.text[:60])}): ' + token_strip_html(toks, r.token_lnp)
     self.tokens.value = '<br>'.join(line(r) for r in self.table.itertuples())
     return self.table

@@ -11,7 +11,7 @@ from .lm import token_logprobs
 
 # %% auto #0
 __all__ = ['INSTRUCTIONS', 'COT_PREFIX', 'ANSWER_PREFIX', 'REDACTED', 'SLOT', 'template_parts', 'cot_prompt', 'answer_prompt',
-           'answer_ids', 'answer_sep', 'cot_ids', 'score_answers', 'markovian_reward', 'cot_usefulness']
+           'cot_ids', 'answer_ids', 'given_tokens', 'score_answers', 'markovian_reward', 'cot_usefulness']
 
 # %% ../nbs/05_reward.ipynb #12ece5f1
 _WORD = 'Work out the following word problem step by step. You have {k} tokens of reasoning.'
@@ -51,15 +51,20 @@ def answer_prompt(tok, cot_ids, # tokenizer; the CoT's token ids as sampled
     "Token ids of the answer prompt: the CoT prompt with the question redacted, the CoT, then `Answer:`."
     user = INSTRUCTIONS[task].format(k=cot_length) + '\nQuestion: ' + (REDACTED if question is None else question)
     pre, post = template_parts(tok, user, COT_PREFIX + SLOT + '\n' + ANSWER_PREFIX)
-    return [*pre, *cot_ids, *post, *answer_sep(tok)]
+    return [*pre, *cot_ids, *post]
 
+def cot_ids(tok, cot:str)->list[int]:
+    "Token ids of a handwritten CoT, spelled as if sampled right after `Reasoning:` (none for a blank CoT)."
+    return tok(' ' + cot.strip(), add_special_tokens=False).input_ids if cot.strip() else []
+
+# %% ../nbs/05_reward.ipynb #6f4a766f
 def answer_ids(tok, answer:str, max_len:int=64,
                end:bool=False)->list[int]: # followed by the tokenizer's end token (`reward.end_marker`)
-    "Token ids of the answer as it follows `Answer:` and its separator."
-    sep, ids = answer_sep(tok), tok(' ' + answer.strip(), add_special_tokens=False).input_ids
-    if tuple(ids[:len(sep)]) == sep: ids = ids[len(sep):]                 # ' 12' → ' ', '1', '2': the digits
-    else: ids = tok(answer.strip(), add_special_tokens=False).input_ids   # ' hello' is one token: spell 'hello'
-    if not ids: raise ValueError(f'answer: {answer!r} has no tokens to score')
+    "The answer's canonical token ids: `Answer: <answer>` tokenised as one string, cut where `Answer:` ends."
+    head = tok('\n' + ANSWER_PREFIX, add_special_tokens=False).input_ids
+    both = tok('\n' + ANSWER_PREFIX + ' ' + answer.strip(), add_special_tokens=False).input_ids
+    ids = both[len(head):] if both[:len(head)] == head else tok(' ' + answer.strip(), add_special_tokens=False).input_ids
+    if len(ids) <= given_tokens(tok, ids): raise ValueError(f'answer: {answer!r} has no tokens to score')
     if end and tok.eos_token_id is None: raise ValueError('reward.end_marker: the tokenizer has no end token')
     if end: ids = ids + [tok.eos_token_id]
     if len(ids) > max_len:
@@ -67,30 +72,27 @@ def answer_ids(tok, answer:str, max_len:int=64,
                          f'more than {max_len}')
     return ids
 
-@lru_cache(maxsize=64)
-def answer_sep(tok)->tuple[int, ...]:
-    "Whitespace-only tokens put before an answer (SmolLM2 spells ' 12' as ' ', '1', '2'): part of the prompt."
-    ids = tok(' 0', add_special_tokens=False).input_ids
-    n = next(i for i, t in enumerate(ids) if tok.decode(ids[i]).strip())
-    return tuple(ids[:n])
+def given_tokens(tok, ids:list[int])->int:
+    "How many leading whitespace-only tokens of an answer are the separator: shown to the scorer, not scored."
+    return next((i for i, t in enumerate(ids) if _blank(tok, t) is False), len(ids))
 
-def cot_ids(tok, cot:str)->list[int]:
-    "Token ids of a handwritten CoT, spelled as if sampled right after `Reasoning:`."
-    return tok(' ' + cot.strip(), add_special_tokens=False).input_ids
+@lru_cache(maxsize=None)
+def _blank(tok, t:int)->bool: return not tok.decode([t]).strip()
 
 # %% ../nbs/05_reward.ipynb #4b3346c4
 def score_answers(model, tok, # the scoring model (adapter state as the caller set it) and its tokenizer
                   prompts:list[list[int]], # answer-prompt ids, one per example
-                  answers:list[list[int]], # answer ids, one per example
+                  answers:list[list[int]], # answer ids (`answer_ids`), one per example
                   grad:bool=False, # keep the graph for a gradient through the score
                   batch_size:int=64 # examples per forward pass
                  )->dict: # 'sum' and 'mean' tensors of shape (N,), 'tokens': per-example tensors
-    "ln π(answer | answer prompt) for a batch, summed and averaged over answer tokens."
+    "ln π(answer | answer prompt) for a batch, summed and averaged over the answer's scored tokens (separator given)."
     per = []
     with torch.set_grad_enabled(grad):
         for i in range(0, len(prompts), batch_size):
             c, a = prompts[i:i + batch_size], answers[i:i + batch_size]
-            per += token_logprobs(model, [x + y for x, y in zip(c, a)], [len(x) for x in c], tok.pad_token_id)
+            starts = [len(x) + given_tokens(tok, y) for x, y in zip(c, a)]
+            per += token_logprobs(model, [x + y for x, y in zip(c, a)], starts, tok.pad_token_id)
     return dict(sum=torch.stack([t.sum() for t in per]), mean=torch.stack([t.mean() for t in per]), tokens=per)
 
 # %% ../nbs/05_reward.ipynb #be548ce2

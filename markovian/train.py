@@ -335,9 +335,9 @@ def evaluate(self:Trainer, split:str='test', greedy_cot:bool=False, step:int=0)-
 
 @patch
 def run_evals(self:Trainer, step:int, final:bool=False):
-    "Evaluation lines for `step`, both protocols: test before the first step, validation between, both after the last."
+    "Evaluation lines for `step`, both protocols: validation and test before the first step and after the last, validation between."
     if self.rank != 0: return
-    for split in ['test'] if step == 0 else ['validation', 'test'] if final else ['validation']:
+    for split in ['validation', 'test'] if step == 0 or final else ['validation']:
         for greedy in (False, True):
             line = self.evaluate(split, greedy, step)
             self.log(line)
