@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cat setup.py settings.ini constraints.txt | 
 RUN ?= runs/smollm2
 FIGURES ?= figures
 TRAIN_ARGS ?=
+# The default main job publishes its log, config and provenance to the committed artefact the result pages read.
+PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
 .PHONY: install train test readme analysis sweep e2e
 
@@ -25,6 +27,7 @@ install: $(STAMP)
 train: $(STAMP)
 	mkdir -p $(dir $(RUN))
 	$(BIN)/papermill nbs/train.ipynb $(RUN).ipynb --cwd . --log-output -p run_dir $(RUN) -p figures_dir $(FIGURES) -p progress text $(TRAIN_ARGS)
+	$(if $(PUBLISH),$(BIN)/python -c "from markovian.report import publish_run; publish_run('$(RUN)', '$(PUBLISH)', 'make train')")
 
 # All tests: every notebook (nbdev_test; train.ipynb and sweep.ipynb are executed through papermill by the tests).
 # Two workers with one math thread each: two processes of two threads on two cores thrash (a test run took 11 min

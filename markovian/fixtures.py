@@ -20,9 +20,9 @@ def cache_root()->Path:
     return Path(os.environ.get('MARKOVIAN_FIXTURES') or Path(tempfile.gettempdir()) / f'markovian-fixtures-{os.getuid()}')
 
 def code_key(*parts)->str:
-    "A hash of the package's source, torch's and transformers' versions and `parts`: it changes whenever they do."
+    "A hash of the package's source, torch's and transformers' versions, torch's thread count (float sums depend on it) and `parts`."
     import torch, transformers
-    h = hashlib.sha1(f'{torch.__version__} {transformers.__version__}'.encode())
+    h = hashlib.sha1(f'{torch.__version__} {transformers.__version__} {torch.get_num_threads()}'.encode())
     for f in sorted(Path(markovian.__file__).parent.glob('*.py')): h.update(f.read_bytes())
     h.update(json.dumps(parts, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]

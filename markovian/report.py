@@ -11,20 +11,27 @@ from plotly.subplots import make_subplots
 import matplotlib.pyplot as plt
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import Matern, WhiteKernel, ConstantKernel
-from .rundir import upgrade_line
+import os, shutil
+from .rundir import upgrade_line, read_json, write_json
 
 # %% auto #0
-__all__ = ['eval_table', 'compare_evals', 'gp_smooth', 'save_figure', 'step_metrics', 'plot_training', 'trajectories',
-           'plot_perturbation', 'plotly_training', 'plot_cross_model']
+__all__ = ['EVAL_COLUMNS', 'eval_table', 'compare_evals', 'gp_smooth', 'save_figure', 'step_metrics', 'plot_training',
+           'trajectories', 'plot_perturbation', 'plotly_training', 'plot_cross_model', 'publish_run']
 
 # %% ../nbs/15_report.ipynb #e845d0fe
+EVAL_COLUMNS = ['step', 'split', 'protocol', 'n', 'questions', 'clusters', 'accuracy', 'acc_lo', 'acc_hi', 'lnp', 'lnp_lo',
+                'lnp_hi', 'acc_shuffled', 'acc_constant', 'lnp_empty', 'lnp_shuffled', 'lnp_specific']
+
 def eval_table(log:list[dict])->pd.DataFrame:
-    "All evaluation lines of a log as a table."
+    "All evaluation lines of a log as a table, with their specificity controls (missing in logs older than them)."
+    ctl = lambda l, k: l.get('controls', {}).get(k)
     rows = [dict(step=l['step'], split=l['split'], protocol=l['protocol'], n=l['n'], questions=l.get('n_questions'),
-                 accuracy=l['accuracy'], acc_lo=l['accuracy_ci'][0], acc_hi=l['accuracy_ci'][1],
-                 lnp=l['lnp'], lnp_lo=l['lnp_ci'][0], lnp_hi=l['lnp_ci'][1]) for l in log if l.get('eval')]
-    cols = ['step', 'split', 'protocol', 'n', 'questions', 'accuracy', 'acc_lo', 'acc_hi', 'lnp', 'lnp_lo', 'lnp_hi']
-    return pd.DataFrame(rows, columns=cols)
+                 clusters=l.get('n_clusters'), accuracy=l['accuracy'], acc_lo=l['accuracy_ci'][0],
+                 acc_hi=l['accuracy_ci'][1], lnp=l['lnp'], lnp_lo=l['lnp_ci'][0], lnp_hi=l['lnp_ci'][1],
+                 acc_shuffled=ctl(l, 'accuracy_shuffled'), acc_constant=ctl(l, 'accuracy_constant'),
+                 lnp_empty=ctl(l, 'lnp_empty'), lnp_shuffled=ctl(l, 'lnp_shuffled'), lnp_specific=ctl(l, 'lnp_specific'))
+            for l in log if l.get('eval')]
+    return pd.DataFrame(rows, columns=EVAL_COLUMNS)
 
 def compare_evals(log:list[dict], split:str='test')->pd.DataFrame:
     "First vs last evaluation on `split`, per protocol, with CIs."
@@ -164,3 +171,18 @@ def plot_cross_model(cm:pd.DataFrame, # cross_model_rewards output
     ax.legend()
     fig.tight_layout()
     return save_figure(fig, path)
+
+# %% ../nbs/15_report.ipynb #4eab30dd
+def publish_run(run_dir, # a finished run directory
+                dest, # the committed folder to write (created or replaced file by file)
+                command:str): # how the run was made, e.g. 'make train'
+    "Copy a finished run's log and config, and its provenance with `command`, into `dest` (each file atomically)."
+    run_dir, dest = Path(run_dir), Path(dest)
+    cfg, prov = (read_json(run_dir / f) for f in ('config.json', 'provenance.json'))
+    steps = cfg['optim']['steps']
+    if prov['sessions'][-1]['steps'][1] != steps:
+        raise ValueError(f"run_dir: {run_dir} has not finished (its provenance ends at step {prov['sessions'][-1]['steps'][1]} of {steps})")
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in ('log.jsonl', 'config.json'):
+        shutil.copyfile(run_dir / f, dest / f'{f}.tmp'); os.replace(dest / f'{f}.tmp', dest / f)
+    write_json(dest / 'provenance.json', dict(command=command) | prov)

@@ -4,14 +4,14 @@
 
 # %% ../nbs/10_runtime.ipynb #5e0d7a13
 from __future__ import annotations
-import ctypes, json, os
+import ctypes, json, os, platform, subprocess
 from pathlib import Path
 import torch
 import torch.distributed as dist
 from .config import RunConfig, ConfigError, to_json
 
 # %% auto #0
-__all__ = ['rank_device', 'init_distributed', 'start_wandb', 'release_heap']
+__all__ = ['rank_device', 'init_distributed', 'start_wandb', 'release_heap', 'cpu_facts', 'machine_facts', 'git_commit']
 
 # %% ../nbs/10_runtime.ipynb #c32aa859
 def rank_device(local_rank:int, # this process's rank on its node (torchrun's `LOCAL_RANK`)
@@ -48,3 +48,27 @@ def release_heap():
     "Hand freed heap memory back to the OS (glibc only; elsewhere a no-op)."
     try: ctypes.CDLL('libc.so.6').malloc_trim(0)
     except (OSError, AttributeError): pass
+
+# %% ../nbs/10_runtime.ipynb #c8a052cd
+def cpu_facts()->dict:
+    "The CPU model, core count and the flags that decide the compute dtype (AVX2, AVX512-BF16, AMX-BF16)."
+    info = Path('/proc/cpuinfo').read_text() if Path('/proc/cpuinfo').exists() else ''
+    field = lambda k: next((l.split(':', 1)[1].strip() for l in info.splitlines() if l.startswith(k)), '')
+    flags = set(field('flags').split())
+    return dict(cpu=field('model name') or platform.processor(), cores=os.cpu_count(),
+                avx2='avx2' in flags, avx512_bf16='avx512_bf16' in flags, amx_bf16='amx_bf16' in flags)
+
+def machine_facts()->dict:
+    "What a run or benchmark ran on: CPU facts, GPUs, and the versions of the libraries that shape its numbers."
+    import transformers, peft
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return cpu_facts() | dict(gpus=gpus, torch=torch.__version__, transformers=transformers.__version__,
+                              peft=peft.__version__, python=platform.python_version())
+
+def git_commit(path='.')->str|None:
+    "The commit checked out at `path` (with '+dirty' when tracked files differ), or None outside a git checkout."
+    run = lambda *a: subprocess.run(['git', '-C', str(path), *a], capture_output=True, text=True)
+    try: head = run('rev-parse', '--short', 'HEAD')
+    except OSError: return None
+    if head.returncode: return None
+    return head.stdout.strip() + ('+dirty' if run('status', '--porcelain', '--untracked-files=no').stdout.strip() else '')

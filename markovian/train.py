@@ -5,6 +5,7 @@
 # %% ../nbs/11_train.ipynb #bdd4ce0b
 from __future__ import annotations
 import builtins, sys, time
+from datetime import datetime, timezone
 from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
@@ -16,7 +17,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 from tqdm import tqdm as std_tqdm
 from .config import RunConfig, ConfigError, config_from_params
-from .data import Record, get_batch, with_supplied_cots, random_observation
+from .data import Record, get_batch, eval_records, with_supplied_cots, random_observation
 from .models import (load_model, add_lora, make_optimizer, lora_compute, portable_name, check_runnable,
                               frozen_hashes, moved_weights, load_tokenizer)
 from .lm import unwrap
@@ -24,7 +25,7 @@ from .sampling import hash_seed, eos_ids, strip_eos, RefCache, model_fingerprint
 from .rollout import Rollout, rollout, score_rollout, copy_rate, copy_share, run_prompt
 from . import losses
 from .losses import Advantages, AdvInputs, ALGORITHMS, SampleLosses, predict_values
-from .runtime import init_distributed, start_wandb, release_heap
+from .runtime import init_distributed, start_wandb, release_heap, machine_facts, git_commit
 from . import rundir
 from .rundir import (append_line, truncate_log, prepare_run_dir, check_run_dir, resume_point, set_aside,
                               read_json)
@@ -36,10 +37,10 @@ __all__ = ['SAMPLE_COLUMNS', 'check_data', 'load_checked', 'WeightsMoved', 'Trai
 
 # %% ../nbs/11_train.ipynb #d8856912
 def check_data(cfg:RunConfig, tok):
-    "The first batch of every split and its prompts: an empty split or a too-long prompt stops the run here."
-    for split, n in (('train', cfg.optim.questions_per_step), ('validation', cfg.task.eval_size),
-                     ('test', cfg.task.eval_size)):
-        for r in get_batch(cfg.task, split, cfg.seed, 0, n, tok): run_prompt(tok, cfg, r.question)
+    "The first training batch and the evaluation sets, and their prompts: an empty split or a too-long prompt stops here."
+    for r in get_batch(cfg.task, 'train', cfg.seed, 0, cfg.optim.questions_per_step, tok): run_prompt(tok, cfg, r.question)
+    for split in ('validation', 'test'):
+        for r in eval_records(cfg.task, split, cfg.task.eval_size, tok): run_prompt(tok, cfg, r.question)
 
 def load_checked(cfg:RunConfig, resume:bool, device:str, model=None, tok=None)->tuple:
     "Validate, then load: every check that needs no run directory, the model (unless given), the data; nothing written."
@@ -357,6 +358,7 @@ def progress_bar(self:Trainer, progress:bool|str, n:int):
 def fit(self:Trainer, progress:bool|str=True)->Path: # True: tqdm.auto's bar, 'text': plain on stderr, False: none
     "Train to `optim.steps`, logging, evaluating and checkpointing; return the run directory."
     c, n = self.cfg.log, self.cfg.optim.steps
+    started = time.time()
     if self.start_step == 0: self.run_evals(0)
     bar = self.progress_bar(progress, n)
     try:
@@ -370,13 +372,27 @@ def fit(self:Trainer, progress:bool|str=True)->Path: # True: tqdm.auto's bar, 't
                 self.run_evals(step, final=step == n)
                 self.log_table(line)
             if c.verify_every and step % c.verify_every == 0: self.check_base()
-            if (step % c.checkpoint_every == 0 or step == n) and self.rank == 0: self.save_checkpoint(step)
+            if (step % c.checkpoint_every == 0 or step == n) and self.rank == 0:
+                self.save_checkpoint(step)
+                self.write_provenance(started, step)
             if self.world > 1: dist.barrier()
     except BaseException:
         if self.wandb: self.wandb.finish(exit_code=1)
         raise
     if self.wandb: self.wandb.finish()
     return self.run_dir
+
+# %% ../nbs/11_train.ipynb #cd155401
+@patch
+def write_provenance(self:Trainer, started:float, step:int):
+    "Record this session (start, wall time, steps, device, dtype, commit, machine) in the run's `provenance.json`."
+    path = self.run_dir / 'provenance.json'
+    old = read_json(path).get('sessions', []) if path.exists() else []
+    when = datetime.fromtimestamp(started, timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    here = dict(started=when, wall_min=round((time.time() - started) / 60, 2), steps=[self.start_step, step],
+                world=self.world, device=self.device, dtype=str(unwrap(self.model).dtype).replace('torch.', ''),
+                commit=git_commit(Path(rundir.__file__).parent), machine=machine_facts())
+    rundir.write_json(path, dict(sessions=[s for s in old if s['started'] != when] + [here]))
 
 # %% ../nbs/11_train.ipynb #dd746802
 def train(model:str='smollm2', resume:bool=False, progress:bool=True,
