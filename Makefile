@@ -10,7 +10,7 @@ TRAIN_ARGS ?=
 # The default main job publishes its log, config and provenance to the committed artefact the result pages read.
 PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
-.PHONY: install train test readme analysis sweep e2e
+.PHONY: install train test readme results spelling analysis sweep e2e
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,9 +42,27 @@ test: $(STAMP)
 	echo "wall: $$(( $$(date +%s) - start )) secs ($$(date -u +%FT%TZ), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))" \
 	  | tee -a $(TEST_TIMING).tmp; mv $(TEST_TIMING).tmp $(TEST_TIMING); exit $$status
 
-# README.md is generated from nbs/index.ipynb.
+# The test timing the front page reports: the last make test's, copied to the committed results.
+test-timing:
+	cp runs/test-timing.txt data/results/test-timing.txt
+
+# README.md is generated from nbs/index.ipynb (its stored outputs; the cells that compute them are left out).
 readme: $(STAMP)
-	$(BIN)/jupyter nbconvert --to markdown --log-level WARN nbs/index.ipynb --output-dir . --output README
+	$(BIN)/jupyter nbconvert --to markdown --log-level WARN nbs/index.ipynb --output-dir . --output README \
+	  --TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_input_tags=remove_input
+	cat -s README.md > README.md.tmp && mv README.md.tmp README.md
+
+# Refresh every result page and the front page from the committed artefacts under data/ (after re-running an
+# experiment), then the README; `make test` fails while the README says something the artefacts do not.
+results: $(STAMP)
+	for nb in nbs/results/*.ipynb nbs/index.ipynb; do \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --log-level WARN $$nb || exit 1; done
+	$(BIN)/nbdev_clean
+	$(MAKE) readme
+
+# The canonical-spelling measurement of 09_heldout (40 text windows, the embedded model in fp32).
+spelling: $(STAMP)
+	$(BIN)/python -c "from markovian.heldout import measure_spelling; measure_spelling()"
 
 # Analysis of the main job (and of a non-Markovian run, which this trains first if it is missing).
 analysis: $(STAMP)

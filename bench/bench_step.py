@@ -44,11 +44,13 @@ def plain_rewards(ref, tok, cfg, ro):
     "R = mean ln π′(a|CoT) − mean ln π′(a|CoT′), each context scored in full by the fp32 reference copy."
     from markovian.sampling import eos_ids
     from markovian.rollout import answer_prompts
+    from markovian.reward import given_tokens
     eos, G = eos_ids(ref, tok), ro.group_size
     ctx, bctx = answer_prompts(tok, cfg, ro.records, ro.actions, eos), answer_prompts(tok, cfg, ro.records, ro.ref_actions, eos)
     ans = [a for a in ro.answers for _ in range(G)]
-    lnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])])
-    blnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(bctx, ro.answers)], [len(c) for c in bctx])])
+    start = lambda c, a: len(c) + given_tokens(tok, a)   # a separator before the answer is given, not scored
+    lnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(ctx, ans)], [start(c, a) for c, a in zip(ctx, ans)])])
+    blnp = torch.stack([x.mean() for x in full_logp(ref, tok, [c + a for c, a in zip(bctx, ro.answers)], [start(c, a) for c, a in zip(bctx, ro.answers)])])
     return lnp - blnp.repeat_interleave(G)
 
 def plain_loss(pol, ref, tok, ro, adv, kl_coef):
@@ -136,6 +138,7 @@ def project_components(tr, peak, device='cpu'):
     from markovian.rollout import rollout, score_rollout, answer_prompts
     from markovian.losses import action_logp
     from markovian.models import lora_compute
+    from markovian.reward import given_tokens
     cfg, tok, shape = tr.cfg, tr.tok, model_shape(tr.model)
     gen = torch.Generator(device).manual_seed(hash_seed(0, 'bench'))
     def sample():
@@ -143,7 +146,7 @@ def project_components(tr, peak, device='cpu'):
     sync(device); t = time.perf_counter(); ro = sample(); sync(device); tg = time.perf_counter() - t   # warm already: after the steps
     ctx = answer_prompts(tok, cfg, ro.records, ro.actions, tr.eos) + answer_prompts(tok, cfg, ro.records, ro.ref_actions, tr.eos)
     ans = [a for a in ro.answers for _ in range(ro.group_size)] + ro.answers
-    sf = score_flops(shape, [c + a for c, a in zip(ctx, ans)], [len(c) for c in ctx])
+    sf = score_flops(shape, [c + a for c, a in zip(ctx, ans)], [len(c) + given_tokens(tok, a) for c, a in zip(ctx, ans)])
     def score():
         with lora_compute(tr.model): score_rollout(tr.model, tok, cfg, ro)
     ts = timed(score, device)

@@ -164,6 +164,8 @@ class Optim(_Section):
     lr:float = F(1e-4, lo=0.0, hi=1.0)  # AdamW learning rate
     weight_decay:float = F(0.0, lo=0.0)  # AdamW weight decay
     max_grad_norm:float = F(1.0, lo=0.0)  # 0 disables clipping
+    optimizer:str = F('adamw', choices=('adamw', 'adamw8bit'))  # torch's AdamW, or bitsandbytes' 8-bit AdamW (CUDA)
+    world_size:int = F(1, lo=1)  # processes training the run: set by the trainer from torchrun (a resume on another count is refused)
 
 # %% ../nbs/00_config.ipynb #3c198daf
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 import markovian
 
 # %% auto #0
-__all__ = ['TINY_RUN', 'COMMAND_STARTS', 'cache_root', 'code_key', 'cached', 'tiny_model_path', 'tiny_run', 'readme_commands',
-           'command_rules', 'command_plan', 'scratch_checkout', 'command_halves', 'run_command', 'first_error',
-           'run_commands']
+__all__ = ['TINY_RUN', 'COMMAND_STARTS', 'cache_root', 'code_key', 'cached', 'tiny_model_path', 'tiny_run', 'documented_text',
+           'readme_commands', 'command_rules', 'command_plan', 'scratch_checkout', 'command_halves', 'run_command',
+           'first_error', 'run_commands']
 
 # %% ../nbs/19_fixtures.ipynb #d1afa460
 def cache_root()->Path:
@@ -89,6 +89,12 @@ def tiny_run(dest=None, # where to put the copy (default: a new temporary folder
 # %% ../nbs/19_fixtures.ipynb #c15e2029
 COMMAND_STARTS = ('make ', 'python ', '.venv/bin/', 'torchrun ', 'pip ', 'nbdev_')
 
+def documented_text(repo:Path)->str:
+    "The README and the guide's prose (`nbs/guide.ipynb`): every place that tells a user a command to run."
+    guide = json.loads((Path(repo) / 'nbs/guide.ipynb').read_text(encoding='utf-8'))
+    return '\n'.join([(Path(repo) / 'README.md').read_text(encoding='utf-8')] +
+                     [''.join(c['source']) for c in guide['cells'] if c['cell_type'] == 'markdown'])
+
 def readme_commands(text:str)->list[str]:
     "Command lines of a README: fenced-block lines and inline code spans that start like a command."
     blocks = re.findall(r'^```[^\n]*\n(.*?)^```', text, flags=re.S | re.M)
@@ -114,7 +120,7 @@ def command_rules(tiny:Path, # the tiny model's folder
         (r'^(\.venv/bin/)?python -m markovian\.evaluate ', ('run', '--eval_size 2')),
         (r'^make train$', ('run', f'TRAIN_ARGS="{pm}" FIGURES={work}/figures STAMP=.venv/bin/python')),  # installed
         (r'^python bench/\w+\.py$', ('run', '--help')),
-        (r'^make (analysis|e2e|sweep)$', ('dry', '')),
+        (r'^make (analysis|e2e|sweep|results|spelling|test-timing)( |$)', ('dry', '')),   # long, or they write the real checkout's data/
         (r'^make test$', 'the command that runs these tests'),
         (r'^nbdev_(export|clean|test)$', 'run by .ci/run on every submission'),
         (r'pip install|^python -m venv', 'installation: needs the network; CI installs through the same pip lines in make')]

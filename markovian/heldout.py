@@ -4,7 +4,8 @@
 
 # %% ../nbs/09_heldout.ipynb #167d223c
 from __future__ import annotations
-import re
+import json, re, time
+from pathlib import Path
 from statistics import NormalDist
 from contextlib import nullcontext
 import numpy as np, torch
@@ -13,14 +14,15 @@ from collections import Counter
 from .data import Record, get_batch, eval_records, cluster_of, normalize_number, EVAL_SEED
 from .models import lora_compute
 from .lm import unwrap
-from .reward import answer_ids, score_answers
+from .reward import answer_ids, answer_prompt, given_tokens, score_answers
 from .sampling import hash_seed, eos_ids, strip_eos, sample_tokens
 from .rollout import run_prompt, answer_prompts, copy_rate, copy_share
 
 # %% auto #0
 __all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci', 'first_word',
-           'gold_answer', 'eval_summary', 'scorer_context', 'answer_lnp', 'predict_answers', 'shuffled_partner',
-           'shuffled_accuracy', 'constant_answer', 'specificity_controls', 'heldout_cots', 'heldout_eval']
+           'gold_answer', 'eval_summary', 'scorer_context', 'answer_lnp', 'predict_answers', 'spelling_effect',
+           'measure_spelling', 'shuffled_partner', 'shuffled_accuracy', 'constant_answer', 'specificity_controls',
+           'heldout_cots', 'heldout_eval']
 
 # %% ../nbs/09_heldout.ipynb #7b4667a7
 _NUM = re.compile(r'-?\d[\d,]*(?:\.\d+)?')
@@ -113,6 +115,36 @@ def predict_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list
     texts = [tok.decode(strip_eos(p, eos)) for p in preds]
     guesses = [first_word(t) if wiki else extract_answer(t, r.answer) for t, r in zip(texts, recs)]
     return guesses, answer_lnp(model, tok, cfg, recs, cots, eos)
+
+# %% ../nbs/09_heldout.ipynb #94979f6c
+@torch.no_grad()
+def spelling_effect(model, tok, recs:list[Record], in_view:bool, cot_length:int=16)->dict:
+    "ln π per token and greedy first-word accuracy of continuations after an empty CoT: the old spelling vs the canonical one."
+    sep = answer_ids(tok, '0')[:given_tokens(tok, answer_ids(tok, '0'))]     # the old separator, after every `Answer:`
+    eos, out = eos_ids(model, tok), {}
+    for name, extra, ans in [('before', sep, lambda a: tok(a.strip(), add_special_tokens=False).input_ids),
+                             ('after', [], lambda a: answer_ids(tok, a, 4 * len(a) + 4))]:
+        ctx = [answer_prompt(tok, [], r.question if in_view else None, 'wiki', cot_length) + list(extra) for r in recs]
+        lnp = score_answers(model, tok, ctx, [ans(r.answer) for r in recs])['mean'].mean().item()
+        preds = sample_tokens(model, ctx, 1, 4, None, eos_ids=eos, pad_id=tok.pad_token_id)   # 4 tokens hold a first word
+        hits = sum(first_word(tok.decode(strip_eos(g, eos))) == gold_answer(r, 'wiki') for g, r in zip(preds, recs))
+        out[name] = dict(lnp_per_token=lnp, first_word_hits=int(hits), windows=len(recs))
+    return out
+
+def measure_spelling(out:str='data/results/answer-spelling.json', n:int=40):
+    "The before/after table on `n` test windows (64-token contexts, 16-token continuations), fp32, with provenance."
+    from markovian.config import Model, Task
+    from markovian.models import load_model
+    from markovian.runtime import machine_facts, git_commit
+    t0, (model, tok) = time.time(), load_model(Model(dtype='float32'))
+    recs = eval_records(Task(name='wiki', question_length=64, target_length=16), 'test', n, tok)
+    rows = [dict(condition=f'empty CoT, context {"in view" if v else "hidden"}', spelling=k, **r)
+            for v in (False, True) for k, r in spelling_effect(model, tok, recs, v).items()]
+    prov = dict(command=f'make spelling', started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
+                wall_min=round((time.time() - t0) / 60, 2), commit=git_commit(Path(__file__).parent), dtype='float32',
+                machine=machine_facts(), documents=len({r.doc for r in recs}))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(dict(rows=rows, provenance=prov), indent=1))
 
 # %% ../nbs/09_heldout.ipynb #b6a09c22
 def shuffled_partner(recs:list[Record])->list[int]|None:

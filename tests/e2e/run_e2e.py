@@ -1,30 +1,33 @@
 """End-to-end check of the inspection widgets in a real JupyterLab on 127.0.0.1 and Debian's headless chromium.
 
-usage: python tests/e2e/run_e2e.py [OUT_DIR]   (default: figures/) — writes inspector.png and usefulness.png there.
-Builds two tiny run directories and a notebook showing both widgets, serves it with JupyterLab, and runs
-inspector.mjs (playwright-core), which fails when a widget area is empty or an error is displayed.
+usage: python tests/e2e/run_e2e.py [OUT_DIR]   (default: /tmp/markovian-e2e) — writes inspector.png and usefulness.png there.
+Shows the committed main-job run (data/runs/smollm2-main) and the older main-job log beside it in the inspector, and
+scores the main job's own CoTs (its first and last test evaluation of one question) in the usefulness widget, with the
+embedded model; serves the notebook with JupyterLab and runs inspector.mjs (playwright-core), which fails when a widget
+area is empty or an error is displayed. `make e2e E2E_OUT=figures` refreshes the documentation pictures.
 """
-import secrets, socket, subprocess, sys, tempfile, time, urllib.request
+import json, secrets, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 import nbformat
-from markovian.config import make_config
-from markovian.models import tiny_model_dir
-from markovian.train import Trainer
 
 here = Path(__file__).resolve().parent
-out = Path(sys.argv[1] if len(sys.argv) > 1 else here.parents[1] / 'figures').resolve()
+root = here.parents[1]
+out = Path(sys.argv[1] if len(sys.argv) > 1 else '/tmp/markovian-e2e').resolve()
 work = Path(tempfile.mkdtemp())
-tiny_model_dir(work / 'tiny')
-small = dict(model_name=str(work / 'tiny'), dtype='float32', cot_length=8, group_size=3, questions_per_step=2, eval_size=4,
-             steps=6, eval_every=3, checkpoint_every=3)
-for name, seed in (('run-a', 0), ('run-b', 1)): Trainer(make_config(**small, run_dir=str(work / name), seed=seed)).fit(progress=False)
+for name in ('smollm2-main', 'legacy-2026-11-28'): shutil.copytree(root / 'data/runs' / name, work / name)
+
+log = [json.loads(l) for l in (work / 'smollm2-main/log.jsonl').read_text().splitlines()]
+ev = [l for l in log if l.get('eval') and l['split'] == 'test' and l['protocol'] == 'sampled']
+before, after = ev[0]['examples'][0], next(e for e in ev[-1]['examples'] if e['question'] == ev[0]['examples'][0]['question'])
+last = max(l['step'] for l in log if not l.get('eval'))
+cots = (after['cot'], before['cot'])
 
 nb = nbformat.v4.new_notebook()
 nb.metadata['kernelspec'] = dict(name='python3', display_name='Python 3', language='python')
 nb.cells = [nbformat.v4.new_code_cell(s) for s in (
     "from markovian.inspect import Inspector, UsefulnessWidget",
-    "ins = Inspector('run-a', 'run-b'); ins.step.value = 3; ins.cot_pick.value = ins.cot_pick.options[0][1]; ins",
-    "uw = UsefulnessWidget(['run-a']); uw.add_cot('The solution to 23 + 14 + 81 + 92 is 210.'); uw.score(); uw")]
+    f"ins = Inspector('smollm2-main', 'legacy-2026-11-28'); ins.step.value = {last}; ins.cot_pick.value = ins.cot_pick.options[0][1]; ins",
+    f"uw = UsefulnessWidget(question={before['question']!r}, answer={before['answer']!r}, cots={cots!r}); uw.score(); uw")]
 nbformat.write(nb, work / 'inspect_demo.ipynb')
 
 with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
