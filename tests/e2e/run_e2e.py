@@ -18,7 +18,8 @@ for name in ('smollm2-main', 'legacy-2026-11-28'): shutil.copytree(root / 'data/
 
 log = [json.loads(l) for l in (work / 'smollm2-main/log.jsonl').read_text().splitlines()]
 ev = [l for l in log if l.get('eval') and l['split'] == 'test' and l['protocol'] == 'sampled']
-before, after = ev[0]['examples'][0], next(e for e in ev[-1]['examples'] if e['question'] == ev[0]['examples'][0]['question'])
+pairs = [(a, next(e for e in ev[-1]['examples'] if e['question'] == a['question'])) for a in ev[0]['examples']]
+before, after = next((a, b) for a, b in pairs if a['cot'].strip() and b['cot'].strip() != a['cot'].strip())   # both CoTs written
 last = max(l['step'] for l in log if not l.get('eval'))
 cots = (after['cot'], before['cot'])
 
