@@ -5,12 +5,12 @@
 # %% ../nbs/09_heldout.ipynb #167d223c
 from __future__ import annotations
 import json, re, time
+from collections import Counter
 from pathlib import Path
 from statistics import NormalDist
 from contextlib import nullcontext
 import numpy as np, torch
 from .config import RunConfig
-from collections import Counter
 from .data import Record, get_batch, eval_records, cluster_of, normalize_number, EVAL_SEED
 from .models import lora_compute
 from .lm import unwrap
@@ -135,13 +135,13 @@ def measure_spelling(out:str='data/results/answer-spelling.json', n:int=40):
     "The before/after table on `n` test windows (64-token contexts, 16-token continuations), fp32, with provenance."
     from markovian.config import Model, Task
     from markovian.models import load_model
-    from markovian.runtime import machine_facts, git_commit
+    from markovian.runtime import machine_facts, code_commit
     t0, (model, tok) = time.time(), load_model(Model(dtype='float32'))
     recs = eval_records(Task(name='wiki', question_length=64, target_length=16), 'test', n, tok)
     rows = [dict(condition=f'empty CoT, context {"in view" if v else "hidden"}', spelling=k, **r)
             for v in (False, True) for k, r in spelling_effect(model, tok, recs, v).items()]
-    prov = dict(command=f'make spelling', started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
-                wall_min=round((time.time() - t0) / 60, 2), commit=git_commit(Path(__file__).parent), dtype='float32',
+    prov = dict(command='make spelling', started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
+                wall_min=round((time.time() - t0) / 60, 2), commit=code_commit(), dtype='float32',
                 machine=machine_facts(), documents=len({r.doc for r in recs}))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(dict(rows=rows, provenance=prov), indent=1))

@@ -7,11 +7,13 @@ from __future__ import annotations
 import ctypes, json, os, platform, subprocess
 from pathlib import Path
 import torch
+import markovian
 import torch.distributed as dist
 from .config import RunConfig, ConfigError, to_json
 
 # %% auto #0
-__all__ = ['rank_device', 'init_distributed', 'start_wandb', 'release_heap', 'cpu_facts', 'machine_facts', 'git_commit']
+__all__ = ['rank_device', 'init_distributed', 'start_wandb', 'release_heap', 'cpu_facts', 'machine_facts', 'git_commit',
+           'code_commit']
 
 # %% ../nbs/10_runtime.ipynb #c32aa859
 def rank_device(local_rank:int, # this process's rank on its node (torchrun's `LOCAL_RANK`)
@@ -72,3 +74,9 @@ def git_commit(path='.')->str|None:
     except OSError: return None
     if head.returncode: return None
     return head.stdout.strip() + ('+dirty' if run('status', '--porcelain', '--untracked-files=no').stdout.strip() else '')
+
+_IMPORTED = git_commit(Path(markovian.__file__).parent)   # the working tree as this process imported the package
+
+def code_commit()->str|None:
+    "The commit of the code this process runs: taken when the package was imported, so later edits do not count."
+    return _IMPORTED

@@ -25,7 +25,7 @@ from .sampling import hash_seed, eos_ids, strip_eos, RefCache, model_fingerprint
 from .rollout import Rollout, rollout, score_rollout, copy_rate, copy_share, run_prompt
 from . import losses
 from .losses import Advantages, AdvInputs, ALGORITHMS, SampleLosses, predict_values
-from .runtime import init_distributed, start_wandb, release_heap, machine_facts, git_commit
+from .runtime import init_distributed, start_wandb, release_heap, machine_facts, code_commit
 from . import rundir
 from .rundir import (append_line, truncate_log, prepare_run_dir, check_run_dir, resume_point, set_aside,
                               read_json)
@@ -358,7 +358,7 @@ def progress_bar(self:Trainer, progress:bool|str, n:int):
 def fit(self:Trainer, progress:bool|str=True)->Path: # True: tqdm.auto's bar, 'text': plain on stderr, False: none
     "Train to `optim.steps`, logging, evaluating and checkpointing; return the run directory."
     c, n = self.cfg.log, self.cfg.optim.steps
-    started, self.commit = time.time(), git_commit(Path(rundir.__file__).parent)   # the code as the session starts
+    started = time.time()
     if self.start_step == 0: self.run_evals(0)
     bar = self.progress_bar(progress, n)
     try:
@@ -391,7 +391,7 @@ def write_provenance(self:Trainer, started:float, step:int):
     when = datetime.fromtimestamp(started, timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     here = dict(started=when, wall_min=round((time.time() - started) / 60, 2), steps=[self.start_step, step],
                 world=self.world, device=self.device, dtype=str(unwrap(self.model).dtype).replace('torch.', ''),
-                commit=self.commit, machine=machine_facts())
+                commit=code_commit(), machine=machine_facts())
     rundir.write_json(path, dict(sessions=[s for s in old if s['started'] != when] + [here]))
 
 # %% ../nbs/11_train.ipynb #dd746802
