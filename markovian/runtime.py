@@ -5,6 +5,7 @@
 # %% ../nbs/10_runtime.ipynb #5e0d7a13
 from __future__ import annotations
 import ctypes, json, os, platform, subprocess
+from datetime import timedelta
 from pathlib import Path
 import torch
 import markovian
@@ -12,28 +13,33 @@ import torch.distributed as dist
 from .config import RunConfig, ConfigError, to_json
 
 # %% auto #0
-__all__ = ['rank_device', 'init_distributed', 'start_wandb', 'release_heap', 'cpu_facts', 'machine_facts', 'git_commit',
-           'code_commit']
+__all__ = ['DIST_TIMEOUT', 'rank_device', 'init_distributed', 'start_wandb', 'release_heap', 'cpu_facts', 'machine_facts',
+           'git_commit', 'code_commit']
 
 # %% ../nbs/10_runtime.ipynb #c32aa859
+DIST_TIMEOUT = timedelta(hours=2)   # other ranks wait this long at a barrier while rank 0 evaluates or checkpoints
+
 def rank_device(local_rank:int, # this process's rank on its node (torchrun's `LOCAL_RANK`)
-                n_gpus:int # GPUs visible to the process
+                n_gpus:int, # GPUs visible to the process
+                visible:str|None=None # `CUDA_VISIBLE_DEVICES`: one entry means one GPU of its own (SLURM)
                )->str:
     "This process's device: its own GPU on a node of GPUs, the CPU where there is none."
     if n_gpus == 0: return 'cpu'
+    if n_gpus == 1 and visible is not None and len(visible.split(',')) == 1: return 'cuda:0'   # one GPU per process
     if local_rank >= n_gpus:
         raise ConfigError(f'nproc_per_node: local rank {local_rank} has no GPU of its own ({n_gpus} visible); '
-                          f'launch at most {n_gpus} processes per node')
+                          f'launch at most {n_gpus} processes per node, or give each its own GPU (CUDA_VISIBLE_DEVICES)')
     return f'cuda:{local_rank}'
 
 def init_distributed(device:str|None=None)->tuple[int, int, str]:
     "Join the torchrun process group when there is one, bound to this rank's device; return (rank, world, device)."
     world, local = int(os.environ.get('WORLD_SIZE', '1')), int(os.environ.get('LOCAL_RANK', '0'))
-    device = device or rank_device(local, torch.cuda.device_count())
+    device = device or rank_device(local, torch.cuda.device_count(), os.environ.get('CUDA_VISIBLE_DEVICES'))
     cuda = device.startswith('cuda')
     if cuda: torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group('nccl' if cuda else 'gloo', device_id=torch.device(device) if cuda else None)
+        dist.init_process_group('nccl' if cuda else 'gloo', device_id=torch.device(device) if cuda else None,
+                                timeout=DIST_TIMEOUT)
     return (dist.get_rank() if world > 1 else 0), world, device
 
 # %% ../nbs/10_runtime.ipynb #ce06bf67
