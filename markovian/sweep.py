@@ -14,10 +14,10 @@ from .config import flat_config, config_diff
 from .rundir import read_json, write_json, read_log, RESUMABLE, list_checkpoints
 
 # %% auto #0
-__all__ = ['ARMS', 'CONTROLS', 'METRICS', 'ALONE', 'SCORINGS', 'TERMS', 'SWEEP_TABLES', 'SweepRun', 'sweep_grid', 'run_state',
-           'check_mixing', 'run_sweep', 'eval_columns', 'run_row', 'mean_ci', 'arm_summary', 'sweep_results',
-           'plot_sweep', 'cot_alone_lines', 'sweep_cot_alone', 'run_effects', 'paired_seeds', 'sweep_fragility',
-           'fragility_2x2', 'fragility_grid', 'publish_sweep']
+__all__ = ['ARMS', 'CONTROLS', 'METRICS', 'ALONE', 'SCORINGS', 'EFFECT_COLUMNS', 'TERMS', 'SWEEP_TABLES', 'SweepRun',
+           'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'eval_columns', 'run_row', 'mean_ci', 'arm_summary',
+           'sweep_results', 'plot_sweep', 'read_cached', 'cot_alone_lines', 'sweep_cot_alone', 'read_effects',
+           'run_effects', 'paired_seeds', 'sweep_fragility', 'fragility_2x2', 'fragility_grid', 'publish_sweep']
 
 # %% ../nbs/18_sweep.ipynb #c48cab19
 ARMS = dict(markovian='', non_markovian='markovian=False', no_reward='reward.weight=0', ppo='algorithm=ppo_value',
@@ -166,6 +166,12 @@ def plot_sweep(rows:pd.DataFrame, summ:pd.DataFrame, path:str|Path|None=None,
     return fig
 
 # %% ../nbs/18_sweep.ipynb #f7a90021
+def read_cached(f:Path, read):
+    "A per-run result file kept for reuse, read by `read`; a damaged one is named in one line, never silently used."
+    try: return read(f)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise ValueError(f'{f}: damaged ({type(e).__name__}); delete it and run again to recompute it') from None
+
 def cot_alone_lines(r:SweepRun, split:str='test',
                     protocols:tuple=('sampled', 'greedy'))->list[dict]: # for other arms: the protocols to evaluate
     "Evaluation lines of a finished run (base and last step) with the question hidden; computed once for other arms."
@@ -180,7 +186,7 @@ def cot_alone_lines(r:SweepRun, split:str='test',
                   if k != 'examples'} for s in (0, n) for g in protocols]
         tmp = f.with_suffix('.tmp')
         tmp.write_text(json.dumps(lines)); tmp.replace(f)
-    return json.loads(f.read_text())
+    return read_cached(f, lambda f: json.loads(f.read_text()))
 
 ALONE = ['alone_base_sampled_acc', 'alone_sampled_acc', 'alone_greedy_acc', 'alone_base_sampled_lnp', 'alone_sampled_lnp']
 
@@ -199,6 +205,13 @@ def sweep_cot_alone(runs:list[SweepRun], split:str='test', protocols:tuple=('sam
 
 # %% ../nbs/18_sweep.ipynb #f7a90002
 SCORINGS = ('markovian', 'non_markovian')
+EFFECT_COLUMNS = {'kind', 'severity', 'lnp', 'accuracy', 'lnp_drop', 'acc_drop'}
+
+def read_effects(f:Path)->pd.DataFrame:
+    "A kept perturbation table, which must hold every column `perturbation_effects` writes and at least one row."
+    df = pd.read_csv(f)
+    if df.empty or not EFFECT_COLUMNS <= set(df.columns): raise ValueError(f'missing rows or columns {EFFECT_COLUMNS - set(df.columns)}')
+    return df
 
 def run_effects(r:SweepRun, split:str='test', progress:bool=False,
                 at:str='final', # 'final': the last checkpoint; 'base': the untrained model (step 0)
@@ -208,7 +221,7 @@ def run_effects(r:SweepRun, split:str='test', progress:bool=False,
     if scoring not in ('own',) + SCORINGS: raise ValueError(f"scoring: {scoring!r} is not 'own', 'markovian' or 'non_markovian'")
     scoring = ('markovian' if r.cfg.reward.markovian else 'non_markovian') if scoring == 'own' else scoring
     f = Path(r.cfg.log.run_dir) / f'effects-{at}-{scoring}-{split}.csv'
-    if f.exists(): return pd.read_csv(f)
+    if f.exists(): return read_cached(f, read_effects)
     from markovian.evaluate import RunModel, perturbation_effects
     pol = RunModel(r.cfg.log.run_dir, markovian=scoring == 'markovian')
     eff = perturbation_effects(pol.load(r.cfg.optim.steps if at == 'final' else 0), split, progress=progress)
