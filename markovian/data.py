@@ -301,13 +301,17 @@ def _arith_batch(task, split, rng, n):
         if len(out) == n: return out
     raise ConfigError(f'task.heldout_frac: {task.heldout_frac} leaves the {split!r} split (almost) empty')
 
+def _epoch_order(seed, epoch:int, L:int)->list[int]:
+    order = list(range(L))
+    random.Random(f'{seed}-epoch-{epoch}').shuffle(order)
+    return order
+
 def _list_batch(rows, seed, step, n):
-    out, L = [], len(rows)
+    out, L, orders = [], len(rows), {}
     if L == 0: raise ValueError('the split is empty')
-    for p in range(step * n, step * n + n):
-        order = list(range(L))
-        random.Random(f'{seed}-epoch-{p // L}').shuffle(order)
-        out.append(rows[order[p % L]])
+    for p in range(step * n, step * n + n):   # each epoch's shuffle made once (a batch spans at most a few)
+        if p // L not in orders: orders[p // L] = _epoch_order(seed, p // L, L)
+        out.append(rows[orders[p // L][p % L]])
     return out
 
 def get_batch(task:Task, # what to draw
@@ -329,8 +333,8 @@ EVAL_SEED = 0
 def eval_records(task:Task, split:str, n:int, tok=None)->list[Record]:
     "The fixed evaluation set of `split`: `n` records, independent of the run's seed (text: every document in turn)."
     if task.name != 'wiki': return get_batch(task, split, EVAL_SEED, 0, n, tok)
-    by_doc = {}
-    for r in get_batch(task, split, EVAL_SEED, 0, len(_records(task, split, tok)), tok): by_doc.setdefault(r.doc, []).append(r)
+    rows, by_doc = _records(task, split, tok), {}
+    for k in _epoch_order(EVAL_SEED, 0, len(rows)): by_doc.setdefault(rows[k].doc, []).append(rows[k])
     dealt = [w for row in zip_longest(*by_doc.values()) for w in row if w is not None]
     return [dealt[i % len(dealt)] for i in range(n)]
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, re, time
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from statistics import NormalDist
 from contextlib import nullcontext
@@ -163,6 +164,7 @@ def shuffled_accuracy(recs:list[Record], guesses:list, task:str='arithmetic')->f
     return float(np.mean(hits)) if hits else None
 
 # %% ../nbs/09_heldout.ipynb #5be67a94
+@lru_cache(maxsize=16)
 def constant_answer(task, tok=None, n:int=1000)->str:
     "The most common gold answer among `n` training records (a text continuation's first word): the constant baseline."
     recs = get_batch(task, 'train', EVAL_SEED, 0, n, tok)
