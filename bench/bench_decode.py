@@ -12,6 +12,16 @@ one decoding forward on this machine — every linear weight of the model (layer
 """
 import argparse, json, platform, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--steps', type=int, default=4)
+    ap.add_argument('--variants', default='eager-nocache,eager,static,compiled')
+    ap.add_argument('--out', default='bench/results/decode-cpu.json'); ap.add_argument('--variant', help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
+
+if __name__ == '__main__': ARGS = parse_args()   # --help answers here, before torch is imported
+
 import torch, torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -58,11 +68,7 @@ def run_variant(name:str, steps:int)->dict:
                 peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, cots=cots[1:],
                 dtype=str(unwrap(tr.model).dtype))
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--steps', type=int, default=4); ap.add_argument('--variants', default=','.join(VARIANTS))
-    ap.add_argument('--out', default='bench/results/decode-cpu.json'); ap.add_argument('--variant', help=argparse.SUPPRESS)
-    a = ap.parse_args()
+def main(a):
     if a.variant:   # a child process: one variant, JSON on the last line of stdout
         print(json.dumps(run_variant(a.variant, a.steps))); return
     names = a.variants.split(',')
@@ -88,4 +94,4 @@ def main():
                variants={n: {k: v for k, v in r.items() if k != 'cots'} for n, r in res.items()})
     Path(a.out).write_text(json.dumps(out, indent=2))
 
-if __name__ == '__main__': main()
+if __name__ == '__main__': main(ARGS)

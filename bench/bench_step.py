@@ -1,6 +1,6 @@
 """Benchmark one Markovian GRPO training step: markovian's step vs a plain baseline that does what the seed did, and TRL.
 
-Run: .venv/bin/python bench/bench_step.py [--steps 5] [--out bench/results/step-cpu.json]
+Run: .venv/bin/python bench/bench_step.py [--steps 5] [--dtype auto] [--out bench/results/step-<cpu>-<dtype>.json]
 Each variant runs in its own process (separate peak RSS), on the same model, LoRA, questions, G, CoT length and
 temperature; one warm-up step, then `--steps` timed steps; medians and ratios are printed as a table and written as JSON.
 - project: `Trainer.step` with the default (smollm2) config.
@@ -10,17 +10,30 @@ temperature; one warm-up step, then `--steps` timed steps; medians and ratios ar
 - trl (when installed, `pip install -e ".[bench]"`): TRL's GRPOTrainer in bf16 without gradient checkpointing, on the
   model as the project loads it (eager attention on a CPU, the faster choice here), with a reward function doing the
   same Markovian reward work. Its gen/score/update split is not available; 'score s' is its reward function's time.
-Peak RSS is that of the timed steps. Component figures (project, plain), measured after the steps on one rollout:
-scoring and policy forward+backward throughput as a share of the bf16 matmul peak measured at the start of the run
+Every variant runs in the benchmark's dtype: `auto` is the run's own choice (bf16 only where the hardware computes it
+natively, fp32 otherwise), and bf16 that the CPU only emulates is refused in one line. Peak RSS is that of the timed steps. Component figures (project, plain), measured after the steps on one rollout:
+scoring and policy forward+backward throughput as a share of the matmul peak measured in that dtype at the start of the run
 (FLOP convention in flops.py). First, a `check` process computes rewards, KL and the loss gradient with the project's
 code and with the plain path on one shared rollout: for a fp32 model they must agree (|ΔR| < 1e-4, relative gradient
-difference < 1e-3, else the benchmark fails); for bf16 the difference is the cost of bf16 compute, reported.
+difference < 1e-3, else the benchmark fails); for bf16 (where native) the difference is the cost of bf16 compute, reported.
 """
 import argparse, importlib.util, json, platform, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--steps', type=int, default=5); ap.add_argument('--questions', type=int, default=4)
+    ap.add_argument('--group', type=int, default=4); ap.add_argument('--cot', type=int, default=24)
+    ap.add_argument('--dtype', default='auto', choices=('auto', 'float32', 'bfloat16'), help="the variants' compute dtype")
+    ap.add_argument('--variant', default=None); ap.add_argument('--peak', type=float, default=None)
+    ap.add_argument('--out', default=None, help='default: bench/results/step-<cpu>-<dtype>.json')
+    return ap.parse_args(argv)
+
+if __name__ == '__main__': ARGS = parse_args()   # --help answers here, before torch is imported
+
 import torch, torch.nn.functional as F
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
-from flops import model_shape, forward_flops, fwd_bwd_flops, score_flops, action_flops, timed, matmul_peak, sync
+from flops import model_shape, forward_flops, fwd_bwd_flops, score_flops, action_flops, timed, matmul_peak, sync, bench_dtype, result_path
 
 def peak_rss_gb()->float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -28,7 +41,7 @@ def trainer(args, **kw):
     from markovian.train import Trainer
     from markovian.config import make_config
     return Trainer(make_config(run_dir=tempfile.mkdtemp() + '/r', questions_per_step=args.questions, group_size=args.group,
-                               cot_length=args.cot, **kw))
+                               cot_length=args.cot, **dict(dtype=args.dtype) | kw))
 
 # ---- the plain path: what the seed did -------------------------------------------------------------------------------
 def full_logp(model, tok, seqs, starts, grad=False):
@@ -174,7 +187,7 @@ def trl_variant(args):
     from markovian.rollout import run_prompt
     from markovian.sampling import sample_tokens, eos_ids, strip_eos
     from markovian.data import get_batch
-    cfg = make_config(questions_per_step=args.questions, group_size=args.group, cot_length=args.cot)
+    cfg = make_config(questions_per_step=args.questions, group_size=args.group, cot_length=args.cot, dtype=args.dtype)
     base, tok = load_model(cfg.model)
     torch.manual_seed(0); pol = add_lora(base, cfg.model)
     eos, K = eos_ids(pol, tok), args.cot
@@ -197,7 +210,7 @@ def trl_variant(args):
         def on_step_end(self, *a, **k): stats.setdefault('step_s', []).append(time.perf_counter() - self.t)
     targs = GRPOConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=args.questions * args.group, num_generations=args.group,
                        max_completion_length=K, temperature=1.0, top_k=0, top_p=1.0, beta=cfg.algo.kl_coef, learning_rate=cfg.optim.lr,
-                       max_steps=args.steps + 1, logging_steps=1, report_to='none', use_cpu=True, bf16=True, gradient_checkpointing=False,
+                       max_steps=args.steps + 1, logging_steps=1, report_to='none', use_cpu=True, bf16=args.dtype == 'bfloat16', gradient_checkpointing=False,
                        save_strategy='no', max_grad_norm=1.0, disable_dropout=True, shuffle_dataset=False)
     GRPOTrainer(model=pol, reward_funcs=markovian_reward, args=targs, train_dataset=ds, processing_class=tok, callbacks=[Timer()]).train()
     nan = float('nan')
@@ -205,13 +218,14 @@ def trl_variant(args):
 
 # ---- equivalence of project and plain on one shared rollout ---------------------------------------------------------
 def check_variant(args):
-    """Rewards, KL and the loss gradient of the project's code vs the plain path on one shared rollout, for a fp32 and a
-    bf16 model. (The losses' values differ by design: the project's PPO surrogate is −A·ratio with ratio = 1, the plain
+    """Rewards, KL and the loss gradient of the project's code vs the plain path on one shared rollout, for a fp32 model
+    and, where the CPU computes bf16 natively, a bf16 one. (The losses' values differ by design: the project's PPO surrogate is −A·ratio with ratio = 1, the plain
     one −A·ln π; their gradients are the same.)"""
     from markovian.rollout import rollout, score_rollout
     from markovian.models import lora_compute
+    from markovian.models import cpu_has_bf16
     out = {}
-    for dtype in ('float32', 'bfloat16'):
+    for dtype in ('float32', 'bfloat16') if cpu_has_bf16() else ('float32',):
         tr = trainer(args, dtype=dtype)
         with torch.no_grad():   # a trained-looking adapter, so that policy and reference differ
             for i, (n, p) in enumerate(tr.model.named_parameters()):
@@ -241,24 +255,23 @@ def child(args):
 
 def run_child(v, args):
     r = subprocess.run([sys.executable, __file__, '--variant', v, f'--peak={args.peak}'] +
-                       [f'--{k}={getattr(args, k)}' for k in ('steps', 'questions', 'group', 'cot')], capture_output=True, text=True)
+                       [f'--{k}={getattr(args, k)}' for k in ('steps', 'questions', 'group', 'cot', 'dtype')], capture_output=True, text=True)
     if r.returncode: sys.exit(f'{v} failed:\n{r.stderr[-3000:]}')
     return json.loads(r.stdout.strip().splitlines()[-1])
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--steps', type=int, default=5); ap.add_argument('--questions', type=int, default=4)
-    ap.add_argument('--group', type=int, default=4); ap.add_argument('--cot', type=int, default=24)
-    ap.add_argument('--variant', default=None); ap.add_argument('--peak', type=float, default=None)
-    ap.add_argument('--out', default='bench/results/step-cpu.json')
-    args = ap.parse_args()
+def main(args):
     if args.variant: return child(args)
-    args.peak = matmul_peak()
+    from markovian.runtime import machine_facts
+    args.dtype = bench_dtype(args.dtype)
+    args.out = args.out or result_path('step', args.dtype)
+    args.peak = matmul_peak(dtype=args.dtype)
     check = run_child('check', args); c = check['float32']
     if not (c['reward_max_abs_diff'] < 1e-4 and c['grad_rel_diff'] < 1e-3): sys.exit(f'equivalence check failed (float32): {c}')
     rows = [run_child(v, args) for v in ['project', 'plain'] + (['trl'] if importlib.util.find_spec('trl') else [])]
     if len(rows) < 3: print('TRL is not installed (pip install -e ".[bench]"): its column is left out')
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; bf16 matmul peak {args.peak / 1e9:.0f} GFLOP/s")
+    m = machine_facts()
+    print(f"machine: {m['cpu']}, {torch.get_num_threads()} threads (AVX2 {m['avx2']}, AVX512-BF16 {m['avx512_bf16']}, AMX-BF16 {m['amx_bf16']}); "
+          f"dtype {args.dtype}; {args.dtype} matmul peak {args.peak / 1e9:.0f} GFLOP/s")
     for d, c in check.items():
         print(f"check ({d}): max |ΔR| {c['reward_max_abs_diff']:.1e} (R spans {c['reward_range']:.2f}); KL {c['kl']:.3e} vs plain {c['plain_kl']:.3e}; "
               f"loss gradient: relative difference {c['grad_rel_diff']:.1e}, cosine {c['grad_cosine']:.4f}")
@@ -267,9 +280,10 @@ def main():
         pct = lambda k: f"{100 * r[k]:.0f}" if k in r else '-'
         print(f"{r['variant']:8} {r['step_s']:7.2f} {r['generate_s']:6.2f} {r['score_s']:7.2f} {r['update_s']:8.2f} {r['gen_tokens_per_s']:9.1f} "
               f"{pct('score_util'):>9} {pct('fwd_bwd_util'):>11} {r['peak_rss_gb']:11.2f} {r['step_s'] / rows[0]['step_s']:9.2f}x faster")
-    out = dict(date=time.strftime('%Y-%m-%d'), machine=platform.platform(), threads=torch.get_num_threads(), bf16_peak_gflops=args.peak / 1e9,
+    out = dict(date=time.strftime('%Y-%m-%d'), machine=m, platform=platform.platform(), threads=torch.get_num_threads(), dtype=args.dtype,
+               peak_gflops=args.peak / 1e9,
                config=dict(questions=args.questions, group=args.group, cot=args.cot, steps=args.steps), check=check, results=rows,
                speedup={r['variant']: r['step_s'] / rows[0]['step_s'] for r in rows[1:]})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True); Path(args.out).write_text(json.dumps(out, indent=2))
 
-if __name__ == '__main__': main()
+if __name__ == '__main__': main(ARGS)

@@ -63,9 +63,25 @@ def timed(fn, device:str='cpu', reps:int=3)->float:
         sync(device); t = time.perf_counter(); fn(); sync(device); ts.append(time.perf_counter() - t)
     return statistics.median(ts)
 
-def matmul_peak(device:str='cpu', n:int|None=None)->float:
-    "Measured bf16 matmul rate in FLOP/s (n×n by n×n; n = 2048 on CPU, 8192 on GPU)."
+def matmul_peak(device:str='cpu', n:int|None=None, dtype:str='bfloat16')->float:
+    "Measured matmul rate in FLOP/s in `dtype` (n×n by n×n; n = 2048 on CPU, 8192 on GPU)."
     import torch
     n = n or (8192 if str(device).startswith('cuda') else 2048)
-    a, b = (torch.randn(n, n, dtype=torch.bfloat16, device=device) for _ in range(2))
+    a, b = (torch.randn(n, n, dtype=getattr(torch, dtype), device=device) for _ in range(2))
     return 2 * n**3 / timed(lambda: a @ b, device, reps=10)
+
+def bench_dtype(requested:str='auto', device:str='cpu')->str:
+    "The dtype a benchmark runs in: the run's own choice for 'auto' (`pick_dtype`); bf16 that this CPU only emulates is refused."
+    from markovian.config import Model
+    from markovian.models import pick_dtype, cpu_has_bf16
+    dt = str(pick_dtype(Model(dtype=requested), device)).replace('torch.', '')
+    if dt == 'bfloat16' and device == 'cpu' and not cpu_has_bf16():
+        raise SystemExit('error: --dtype: bfloat16 is emulated on this CPU (no AVX512-BF16 or AMX), a run would take hours; '
+                         'use --dtype auto or float32')
+    return dt
+
+def result_path(kind:str, dtype:str)->str:
+    "Where a benchmark's JSON goes: one file per kind, CPU model and dtype, so another machine's results are never overwritten."
+    from markovian.runtime import cpu_facts
+    slug = '-'.join(w for w in cpu_facts()['cpu'].lower().replace('(r)', '').replace('(tm)', '').split() if w.isalnum())[:40]
+    return f'bench/results/{kind}-{slug or "cpu"}-{dtype}.json'

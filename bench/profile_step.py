@@ -6,16 +6,16 @@ the most self time, and writes both as JSON.
 """
 import argparse, json, platform, sys, tempfile, time
 from pathlib import Path
-import torch
-from torch.profiler import profile, ProfilerActivity
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from markovian.config import make_config
-from markovian.train import Trainer
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--out', default='bench/results/profile-cpu.json'); ap.add_argument('--top', type=int, default=12)
-    a = ap.parse_args()
+    a = ap.parse_args()   # --help answers before torch is imported
+    import torch
+    from torch.profiler import profile, ProfilerActivity
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from markovian.config import make_config
+    from markovian.train import Trainer
     tr = Trainer(make_config(run_dir=tempfile.mkdtemp() + '/r'))
     tr.step(1); tr.step(2)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
