@@ -10,7 +10,7 @@ TRAIN_ARGS ?=
 # The default main job publishes its log, config and provenance to the committed artefact the result pages read.
 PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
-.PHONY: install train test readme results spelling analysis sweep e2e
+.PHONY: install train test readme results spelling direct analysis sweep e2e
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -63,6 +63,10 @@ results: $(STAMP)
 # The canonical-spelling measurement of 09_heldout (40 text windows, the embedded model in fp32).
 spelling: $(STAMP)
 	$(BIN)/python -c "from markovian.heldout import measure_spelling; measure_spelling()"
+
+# The embedded model's direct accuracy and copy length per term count (21_experiments), for the computation experiment.
+direct: $(STAMP)
+	$(BIN)/python -c "from markovian.experiments import measure_direct; measure_direct()"
 
 # Analysis of the main job (and of a non-Markovian run, which this trains first if it is missing).
 analysis: $(STAMP)
