@@ -10,7 +10,7 @@ TRAIN_ARGS ?=
 # The default main job publishes its log, config and provenance to the committed artefact the result pages read.
 PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
-.PHONY: install train test readme results spelling direct analysis sweep e2e
+.PHONY: install train test readme results spelling direct computation-pilot computation-ei analysis sweep e2e speed
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -68,6 +68,16 @@ spelling: $(STAMP)
 direct: $(STAMP)
 	$(BIN)/python -c "from markovian.experiments import measure_direct; measure_direct()"
 
+# The computation experiment's pilot and its pre-registered change (data/results/computation/PREREGISTRATION.md):
+# one Markovian run each, resumable, published to the committed folder its result page reads.
+COMPUTATION := --num_terms 4 --cot_length 8 --lr 2e-4 --steps 150 --eval_every 50
+computation-pilot: $(STAMP)
+	$(BIN)/python -m markovian.train $(COMPUTATION) --run_dir runs/computation-pilot --resume true
+	$(BIN)/python -c "from markovian.report import publish_run; publish_run('runs/computation-pilot', 'data/results/computation/pilot', 'make computation-pilot')"
+computation-ei: $(STAMP)
+	$(BIN)/python -m markovian.train $(COMPUTATION) --algorithm ei --run_dir runs/computation-ei --resume true
+	$(BIN)/python -c "from markovian.report import publish_run; publish_run('runs/computation-ei', 'data/results/computation/pilot-ei', 'make computation-ei')"
+
 # Analysis of the main job (and of a non-Markovian run, which this trains first if it is missing).
 analysis: $(STAMP)
 	test -f runs/smollm2-nm/checkpoints/step-000070/manifest.json || $(BIN)/python -m markovian.train --markovian False --run_dir runs/smollm2-nm --resume true
@@ -89,3 +99,9 @@ e2e: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	cd tests/e2e && (test -d node_modules/playwright-core || npm ci --no-audit --no-fund)
 	$(BIN)/python tests/e2e/run_e2e.py $(E2E_OUT)
+
+# The step benchmark, twice in a row (ratios move ±15 % between runs here), against the plain path and TRL (installed
+# by the bench extra), with the floor measured in the same runs; the speed page reads data/results/speed/.
+speed: $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
+	for i in 1 2; do $(BIN)/python bench/bench_step.py --out data/results/speed/step-run$$i.json || exit 1; done

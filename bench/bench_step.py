@@ -13,7 +13,10 @@ temperature; one warm-up step, then `--steps` timed steps; medians and ratios ar
 Every variant runs in the benchmark's dtype: `auto` is the run's own choice (bf16 only where the hardware computes it
 natively, fp32 otherwise), and bf16 that the CPU only emulates is refused in one line. Peak RSS is that of the timed steps. Component figures (project, plain), measured after the steps on one rollout:
 scoring and policy forward+backward throughput as a share of the matmul peak measured in that dtype at the start of the run
-(FLOP convention in flops.py). First, a `check` process computes rewards, KL and the loss gradient with the project's
+(FLOP convention in flops.py). The floor row is the project's own work on that rollout at this machine's limits, both
+measured at the start of the run: every matrix product at the matmul peak, and every forward pass streaming the weights
+at least once at the rate of a large matrix-vector product (decoding is bound by the second, scoring and the update by
+the first); 'project / floor' says how far each phase is from it. First, a `check` process computes rewards, KL and the loss gradient with the project's
 code and with the plain path on one shared rollout: for a fp32 model they must agree (|ΔR| < 1e-4, relative gradient
 difference < 1e-3, else the benchmark fails); for bf16 (where native) the difference is the cost of bf16 compute, reported.
 """
@@ -26,6 +29,7 @@ def parse_args(argv=None):
     ap.add_argument('--group', type=int, default=4); ap.add_argument('--cot', type=int, default=24)
     ap.add_argument('--dtype', default='auto', choices=('auto', 'float32', 'bfloat16'), help="the variants' compute dtype")
     ap.add_argument('--variant', default=None); ap.add_argument('--peak', type=float, default=None)
+    ap.add_argument('--stream', type=float, default=None)
     ap.add_argument('--out', default=None, help='default: bench/results/step-<cpu>-<dtype>.json')
     return ap.parse_args(argv)
 
@@ -33,7 +37,8 @@ if __name__ == '__main__': ARGS = parse_args()   # --help answers here, before t
 
 import torch, torch.nn.functional as F
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
-from flops import model_shape, forward_flops, fwd_bwd_flops, score_flops, action_flops, timed, matmul_peak, sync, bench_dtype, result_path
+from flops import (model_shape, forward_flops, fwd_bwd_flops, score_flops, action_flops, timed, matmul_peak, sync, bench_dtype,
+                   result_path, stream_rate, weight_bytes, phase_floors)
 
 def peak_rss_gb()->float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -142,11 +147,11 @@ def project_variant(args):
     for s in range(1, args.steps + 2):
         t = time.perf_counter(); m = tr.step(s)['metrics']; times.append(time.perf_counter() - t); parts.append(m)
     rss = peak_rss_gb()   # of the steps, before the component measurements (one un-micro-batched fwd+bwd)
-    c = project_components(tr, args.peak)
-    return times[1:], parts[1:], dict(score_util=c['score_util'], fwd_bwd_util=c['fwd_bwd_util']), rss
+    c = project_components(tr, args.peak, stream=args.stream)
+    return times[1:], parts[1:], {k: c[k] for k in ('score_util', 'fwd_bwd_util', 'floor')}, rss
 
-def project_components(tr, peak, device='cpu'):
-    "Generation tokens/s, and scoring and policy fwd+bwd throughput (and share of `peak`), of the project's code on one fresh rollout."
+def project_components(tr, peak, device='cpu', stream=None):
+    "Generation tokens/s, scoring and policy fwd+bwd throughput (and share of `peak`), and the phases' floors (given the `stream` rate), of the project's code on one fresh rollout."
     from markovian.sampling import hash_seed
     from markovian.rollout import rollout, score_rollout, answer_prompts
     from markovian.losses import action_logp
@@ -170,7 +175,8 @@ def project_components(tr, peak, device='cpu'):
     tfb = timed(fwd_bwd, device)
     fb = action_flops(shape, ro.prompts, ro.actions, backward=True)
     ntok = sum(map(len, ro.actions)) + sum(map(len, ro.ref_actions))
-    return dict(gen_s=tg, gen_tokens_per_s=ntok / tg, cot_tokens_mean=ntok / (len(ro.actions) + len(ro.ref_actions)),
+    floor = phase_floors(shape, weight_bytes(tr.model), peak, stream, ro, sf, len(ctx)) if stream else None
+    return dict(floor=floor, gen_s=tg, gen_tokens_per_s=ntok / tg, cot_tokens_mean=ntok / (len(ro.actions) + len(ro.ref_actions)),
                 score_s=ts, score_tflops=sf / ts / 1e12, score_util=sf / ts / peak,
                 fwd_bwd_s=tfb, fwd_bwd_tflops=fb / tfb / 1e12, fwd_bwd_util=fb / tfb / peak)
 
@@ -254,17 +260,18 @@ def child(args):
     print(json.dumps(res))
 
 def run_child(v, args):
-    r = subprocess.run([sys.executable, __file__, '--variant', v, f'--peak={args.peak}'] +
+    r = subprocess.run([sys.executable, __file__, '--variant', v, f'--peak={args.peak}', f'--stream={args.stream}'] +
                        [f'--{k}={getattr(args, k)}' for k in ('steps', 'questions', 'group', 'cot', 'dtype')], capture_output=True, text=True)
     if r.returncode: sys.exit(f'{v} failed:\n{r.stderr[-3000:]}')
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 def main(args):
     if args.variant: return child(args)
-    from markovian.runtime import machine_facts
+    from markovian.runtime import machine_facts, code_commit
+    t0 = time.time()
     args.dtype = bench_dtype(args.dtype)
     args.out = args.out or result_path('step', args.dtype)
-    args.peak = matmul_peak(dtype=args.dtype)
+    args.peak, args.stream = matmul_peak(dtype=args.dtype), stream_rate(dtype=args.dtype)
     check = run_child('check', args); c = check['float32']
     if not (c['reward_max_abs_diff'] < 1e-4 and c['grad_rel_diff'] < 1e-3): sys.exit(f'equivalence check failed (float32): {c}')
     rows = [run_child(v, args) for v in ['project', 'plain'] + (['trl'] if importlib.util.find_spec('trl') else [])]
@@ -280,8 +287,18 @@ def main(args):
         pct = lambda k: f"{100 * r[k]:.0f}" if k in r else '-'
         print(f"{r['variant']:8} {r['step_s']:7.2f} {r['generate_s']:6.2f} {r['score_s']:7.2f} {r['update_s']:8.2f} {r['gen_tokens_per_s']:9.1f} "
               f"{pct('score_util'):>9} {pct('fwd_bwd_util'):>11} {r['peak_rss_gb']:11.2f} {r['step_s'] / rows[0]['step_s']:9.2f}x faster")
-    out = dict(date=time.strftime('%Y-%m-%d'), machine=m, platform=platform.platform(), threads=torch.get_num_threads(), dtype=args.dtype,
-               peak_gflops=args.peak / 1e9,
+    f = rows[0]['floor']
+    print(f"{'floor':8} {f['step']:7.2f} {f['generate']:6.2f} {f['score']:7.2f} {f['update']:8.2f}   (the project's work at the matmul peak, "
+          f"each forward streaming the weights at {args.stream / 1e9:.1f} GB/s)")
+    p = rows[0]
+    print(f"project / floor: step {p['step_s'] / f['step']:.1f}x, generate {p['generate_s'] / f['generate']:.1f}x, "
+          f"score {p['score_s'] / f['score']:.1f}x, update {p['update_s'] / f['update']:.1f}x; "
+          + '; '.join(f"{r['variant']} steps {min(r['steps']):.2f}-{max(r['steps']):.2f} s" for r in rows))
+    out = dict(command=' '.join(['python bench/bench_step.py'] + sys.argv[1:]), started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
+               commit=code_commit(), wall_s=round(time.time() - t0, 1), machine=m, platform=platform.platform(), threads=torch.get_num_threads(), dtype=args.dtype,
+               peak_gflops=args.peak / 1e9, stream_gb_s=args.stream / 1e9, floor=f,
+               floor_ratio=dict(step=p['step_s'] / f['step'], generate=p['generate_s'] / f['generate'], score=p['score_s'] / f['score'],
+                                update=p['update_s'] / f['update']),
                config=dict(questions=args.questions, group=args.group, cot=args.cot, steps=args.steps), check=check, results=rows,
                speedup={r['variant']: r['step_s'] / rows[0]['step_s'] for r in rows[1:]})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True); Path(args.out).write_text(json.dumps(out, indent=2))

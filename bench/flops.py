@@ -85,3 +85,41 @@ def result_path(kind:str, dtype:str)->str:
     from markovian.runtime import cpu_facts
     slug = '-'.join(w for w in cpu_facts()['cpu'].lower().replace('(r)', '').replace('(tm)', '').split() if w.isalnum())[:40]
     return f'bench/results/{kind}-{slug or "cpu"}-{dtype}.json'
+
+def stream_rate(device:str='cpu', dtype:str='float32', mib:int=512)->float:
+    "Measured weight-streaming rate in bytes/s: a matrix-vector product over `mib` MiB of weights (far past any cache), in `dtype`."
+    import torch
+    dt = getattr(torch, dtype)
+    n = 4096; rows = mib * 2**20 // (n * torch.finfo(dt).bits // 8)
+    w, x = torch.randn(rows, n, dtype=dt, device=device), torch.randn(n, 1, dtype=dt, device=device)
+    return w.numel() * w.element_size() / timed(lambda: w @ x, device, reps=10)
+
+def weight_bytes(m)->int:
+    "Bytes of the frozen weights one forward pass streams: decoder layers' and LM head's (the embedding lookup reads a few rows)."
+    base = m.get_base_model() if hasattr(m, 'get_base_model') else m
+    head = base.get_output_embeddings().weight
+    P = model_shape(m)[0]
+    return (P + head.numel()) * head.element_size()
+
+def call_floor(flops:float, calls:int, wbytes:int, peak:float, stream:float)->float:
+    "Lower bound in seconds of `calls` forward passes doing `flops` in all: each at least streams the weights once."
+    return max(flops / peak, calls * wbytes / stream)
+
+def generate_floor(shape, wbytes, peak, stream, prompts:list[list[int]], rows:int, steps:int)->float:
+    "Floor of batched decoding: one prefill of `prompts`, then `steps` one-token forwards of `rows` rows, LM head on those rows only."
+    L = max(map(len, prompts))
+    t = call_floor(forward_flops(shape, [len(p) for p in prompts], 0, len(prompts)), 1, wbytes, peak, stream)
+    for s in range(1, steps):   # the first token comes from the prefill's last state
+        t += call_floor(forward_flops(shape, [1] * rows, L + s, rows), 1, wbytes, peak, stream)
+    return t
+
+def phase_floors(shape, wbytes, peak, stream, ro, score_fl:float, n_score:int)->dict:
+    "Floors per phase of one project step on rollout `ro`: generation, scoring (`score_fl` FLOPs in `n_score` rows), update."
+    cached = ro.ref_cached or [False] * len(ro.ref_actions)
+    ref = [a for a, c in zip(ro.ref_actions, cached) if not c]     # CoTs′ from the cache are not decoded
+    steps = max(map(len, ro.actions + ref))
+    gen = generate_floor(shape, wbytes, peak, stream, ro.prompts + [p for p, c in zip(ro.prompts, cached) if not c],
+                         len(ro.actions) + len(ref), steps)
+    score = call_floor(score_fl, -(-n_score // 64), wbytes, peak, stream)
+    upd = (action_flops(shape, ro.prompts, ro.actions, backward=True) + action_flops(shape, ro.prompts, ro.actions)) / peak
+    return dict(generate=gen, score=score, update=upd, step=gen + score + upd)
