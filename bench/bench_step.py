@@ -247,7 +247,7 @@ def check_variant(args):
         tr.model.train(); ploss, pg, kl = plain_loss(tr.model, ref, tr.tok, ro, adv.adv, tr.cfg.algo.kl_coef)
         g2 = torch.cat([g.flatten() for g in torch.autograd.grad(ploss, params)])
         out[dtype] = dict(reward_max_abs_diff=float((ro.reward.float() - R).abs().max()), reward_range=float(R.max() - R.min()),
-                          kl=parts['kl'] / tr.cfg.algo.kl_coef, plain_kl=kl, grad_rel_diff=float((g1 - g2).norm() / g2.norm()),
+                          kl=float(parts['kl']) / tr.cfg.algo.kl_coef, plain_kl=kl, grad_rel_diff=float((g1 - g2).norm() / g2.norm()),
                           grad_cosine=float(F.cosine_similarity(g1, g2, 0)))
     return out
 

@@ -13,7 +13,7 @@ from .heldout import predict_answers, gold_answer, accuracy_ci
 from .sampling import eos_ids
 
 # %% auto #0
-__all__ = ['direct_accuracy', 'copy_tokens', 'measure_direct']
+__all__ = ['direct_accuracy', 'copy_tokens', 'measure_direct', 'pilot_verdict', 'partial_sums', 'cot_kind']
 
 # %% ../nbs/21_experiments.ipynb #6c293b0f
 @torch.no_grad()
@@ -44,3 +44,31 @@ def measure_direct(out:str='data/results/computation/direct.json', terms=(2, 3, 
                 wall_min=round((time.time() - t0) / 60, 2), commit=code_commit(), dtype='float32', machine=machine_facts())
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(dict(rows=rows, provenance=prov), indent=1))
+
+# %% ../nbs/21_experiments.ipynb #d3574a75
+def pilot_verdict(log:list[dict], # a finished run's log lines
+                  direct:dict, # the `direct_accuracy` row of the run's term count
+                  protocol:str='sampled')->dict:
+    "The pre-registered rule: positive when the last test evaluation's lower bound clears direct, shuffled and constant accuracy."
+    from markovian.results import final_evals, best_constant
+    line = final_evals(log)['last', protocol]
+    bars = dict(direct_upper=direct['accuracy_ci'][1], shuffled=line['controls']['accuracy_shuffled'],
+                constant_hindsight=best_constant(line)[1])
+    lower = line['accuracy_ci'][0]
+    return dict(step=line['step'], accuracy=line['accuracy'], accuracy_ci=line['accuracy_ci'], n_clusters=line['n_clusters'],
+                bars=bars, verdict='positive' if lower > max(bars.values()) else 'negative')
+
+# %% ../nbs/21_experiments.ipynb #31ff2594
+import itertools, re
+def partial_sums(terms:list[int])->set[int]:
+    "Sums of every sub-multiset of two or more terms (running sums included), less the sum of all."
+    return {sum(c) for k in range(2, len(terms)) for c in itertools.combinations(terms, k)}
+
+def cot_kind(question:str, # an addition problem, '8 + 1 + 6 + 9'
+             cot:str)->str:
+    "'partial sum' if the CoT holds a sub-sum that is not a term; 'answer' if it holds the sum; 'copies terms' if its numbers are all terms; else 'other'."
+    terms, nums = [int(x) for x in re.findall(r'\d+', question)], [int(x) for x in re.findall(r'\d+', cot)]
+    if not nums: return 'other'
+    if any(n in partial_sums(terms) and n not in terms for n in nums): return 'partial sum'
+    if sum(terms) in nums and sum(terms) not in terms: return 'answer'
+    return 'copies terms' if all(n in terms for n in nums) else 'other'

@@ -17,11 +17,11 @@ from .rollout import Rollout, answer_prompts
 
 # %% auto #0
 __all__ = ['ALGORITHMS', 'standardize', 'ei_keep_mask', 'masked_mean', 'PolicyLoss', 'clip_fraction', 'pg_loss', 'ei_loss',
-           'k3_kl', 'exact_kl', 'kl_term', 'entropy', 'needs_logits', 'padded', 'ActionStates', 'action_states',
-           'gather_logp', 'ActionLogits', 'action_logits', 'action_logits_unshared', 'target_logp', 'ActionLogp',
-           'action_logp', 'AdvInputs', 'Advantages', 'group_advantages', 'value_advantages', 'ei_advantages',
-           'predict_values', 'Algorithm', 'reference_terms', 'answer_lnp_grad', 'value_loss', 'weighted_total',
-           'SampleLosses', 'whole_groups', 'sample_losses']
+           'k3_kl', 'exact_kl', 'kl_term', 'entropy', 'needs_logits', 'padded', 'ActionStates', 'action_index',
+           'action_states', 'gather_logp', 'ActionLogits', 'action_logits', 'action_logits_unshared', 'target_logp',
+           'ActionLogp', 'action_logp', 'AdvInputs', 'Advantages', 'group_advantages', 'value_advantages',
+           'ei_advantages', 'predict_values', 'Algorithm', 'reference_terms', 'answer_lnp_grad', 'value_loss',
+           'weighted_total', 'SampleLosses', 'whole_groups', 'sample_losses']
 
 # %% ../nbs/07_losses.ipynb #cb8e6629
 def standardize(rewards:torch.Tensor, # (Q*G,), grouped by question
@@ -57,12 +57,12 @@ def masked_mean(x:torch.Tensor, mask:torch.Tensor)->torch.Tensor:
 class PolicyLoss(NamedTuple):
     "A policy loss per sample and the share of CoT tokens whose probability ratio left the clip range."
     loss:torch.Tensor  # (N,)
-    clip_frac:float
+    clip_frac:torch.Tensor  # () detached: read once per step, so no micro-batch waits for the device
 
-def clip_fraction(ratio:torch.Tensor, mask:torch.Tensor, clip_eps:float)->float:
-    "Share of unmasked tokens with |ratio − 1| > ε."
+def clip_fraction(ratio:torch.Tensor, mask:torch.Tensor, clip_eps:float)->torch.Tensor:
+    "Share of unmasked tokens with |ratio − 1| > ε (a detached scalar tensor)."
     clipped = ((ratio - 1).abs() > clip_eps).float()
-    return float((clipped * mask).sum() / mask.sum().clamp(min=1))
+    return ((clipped * mask).sum() / mask.sum().clamp(min=1)).detach()
 
 # %% ../nbs/07_losses.ipynb #e8e950ce
 def pg_loss(logp:torch.Tensor, old_logp:torch.Tensor, # (N, T) log-probs of the CoT tokens: now, and when sampled
@@ -124,6 +124,11 @@ class ActionStates(NamedTuple):
     sizes:list[int]        # tokens per action
     prompt_h:torch.Tensor  # (N, H) each action's last prompt state (what the value head reads)
 
+def action_index(sizes:list[int], device)->tuple[torch.Tensor, torch.Tensor]:
+    "(row, position) of every action token, built on the host from the sizes: no boolean mask, so no device sync."
+    r = [i for i, n in enumerate(sizes) for _ in range(n)]
+    return torch.tensor(r, device=device), torch.tensor([j for n in sizes for j in range(n)], device=device)
+
 def action_states(model, # policy (adapter state is the caller's)
                   prompts:list[list[int]], # Q prompts
                   acts:list[list[int]], # Q*G actions, grouped by prompt
@@ -142,8 +147,8 @@ def action_states(model, # policy (adapter state is the caller's)
     ha = m.base_model(input_ids=A, attention_mask=torch.cat([pmask, amask.long()], 1), position_ids=pos,
                       cache=cache, use_cache=True).last_hidden_state
     h = torch.cat([hp[:, None], ha[:, :-1]], 1)          # the state that predicts action token t
-    sel = amask.bool()
-    return ActionStates(h[sel], A[sel], sizes, hp)
+    r, t = action_index(sizes, m.device)
+    return ActionStates(h[r, t], A[r, t], sizes, hp)
 
 # %% ../nbs/07_losses.ipynb #9b36a01b
 def gather_logp(logits, tgt):
@@ -319,9 +324,9 @@ def value_loss(value_head:nn.Module, prompt_h:torch.Tensor, # (N, H) last prompt
 # %% ../nbs/07_losses.ipynb #cfe58b63
 def weighted_total(parts:dict, # name → per-sample loss (N,)
                    weights:torch.Tensor)->tuple[torch.Tensor, dict]: # the loss, and each part's contribution
-    "The weighted sum of every part, and each part's weighted sum as a float for the log."
+    "The weighted sum of every part, and each part's weighted sum (detached scalars: the log reads them once per step)."
     loss = sum((p * weights).sum() for p in parts.values())
-    return loss, {k: float((p * weights).sum().detach()) for k, p in parts.items()}
+    return loss, {k: (p * weights).sum().detach() for k, p in parts.items()}
 
 # %% ../nbs/07_losses.ipynb #7d0563f0
 class SampleLosses(NamedTuple):

@@ -186,7 +186,8 @@ def kbit_prepared(model):
     "peft's k-bit preparation, then the embeddings and the LM head back to the compute dtype (peft leaves them in fp32)."
     dt = compute_dtype(model)
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    for m in {model.get_input_embeddings(), model.get_output_embeddings()} - {None}: m.to(dt)
+    for m in {model.get_input_embeddings(), model.get_output_embeddings()} - {None}:
+        for p in m.parameters(): p.data = p.data.to(dt)     # as peft casts them (a tied head is cast once)
     return model
 
 # %% ../nbs/02_models.ipynb #1262898d

@@ -253,6 +253,7 @@ def update(self:Trainer, ro:Rollout, adv:Advantages)->dict:
                                      'the weights were not updated, the last checkpoint is intact')
         self.opt.step()
     self.model.eval()
+    sums = {k: float(v) for k, v in sums.items()}   # the one host read of the step's loss parts
     return sums | dict(grad_norm=float(gn), loss=sum(v for k, v in sums.items() if k != 'clip_frac'))
 
 # %% ../nbs/11_train.ipynb #4279f001
