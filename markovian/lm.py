@@ -26,9 +26,12 @@ class _ReplayLayer(DynamicLayer):
     def update(self, key_states, value_states, *args, **kwargs):
         if not self.is_initialized: self.lazy_initialization(key_states, value_states)
         pk, pv = self.prefix
-        self.keys = key_states if pk is None else torch.cat([pk, key_states], -2)
-        self.values = value_states if pv is None else torch.cat([pv, value_states], -2)
-        return self.keys, self.values
+        if pk is None:                # filling an empty cache: this is its content
+            self.keys, self.values = key_states, value_states
+            return key_states, value_states
+        # over a prefix: the concatenation is the attention's input only; storing it would keep every layer's
+        # full K/V alive (inside the checkpoint's closure) until the backward
+        return torch.cat([pk, key_states], -2), torch.cat([pv, value_states], -2)
 
     def get_seq_length(self)->int: return 0 if self.prefix[0] is None else self.prefix[0].shape[-2]
 

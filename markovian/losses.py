@@ -19,9 +19,9 @@ from .rollout import Rollout, answer_prompts
 __all__ = ['ALGORITHMS', 'standardize', 'ei_keep_mask', 'masked_mean', 'PolicyLoss', 'clip_fraction', 'pg_loss', 'ei_loss',
            'k3_kl', 'exact_kl', 'kl_term', 'entropy', 'needs_logits', 'padded', 'ActionStates', 'action_index',
            'action_states', 'gather_logp', 'ActionLogits', 'action_logits', 'action_logits_unshared', 'target_logp',
-           'ActionLogp', 'action_logp', 'AdvInputs', 'Advantages', 'group_advantages', 'value_advantages',
-           'ei_advantages', 'predict_values', 'Algorithm', 'reference_terms', 'answer_lnp_grad', 'value_loss',
-           'weighted_total', 'SampleLosses', 'whole_groups', 'sample_losses']
+           'VocabTerms', 'vocab_terms', 'ActionLogp', 'action_logp', 'AdvInputs', 'Advantages', 'group_advantages',
+           'value_advantages', 'ei_advantages', 'predict_values', 'Algorithm', 'reference_terms', 'answer_lnp_grad',
+           'value_loss', 'weighted_total', 'SampleLosses', 'whole_groups', 'sample_losses']
 
 # %% ../nbs/07_losses.ipynb #cb8e6629
 def standardize(rewards:torch.Tensor, # (Q*G,), grouped by question
@@ -95,10 +95,10 @@ def exact_kl(logits, ref_logits, mask):
 
 # %% ../nbs/07_losses.ipynb #5e514e07
 def kl_term(estimator:str, # 'k3' or 'exact' (`algo.kl_estimator`)
-            ref, # the reference's log-probs of the CoT tokens (k3) or its logits (exact)
-            logits, logp, mask):
-    "Per-sample KL(policy ‖ reference) by the configured estimator."
-    return exact_kl(logits, ref, mask) if estimator == 'exact' else k3_kl(logp, ref, mask)
+            ref, # the reference's log-probs of the CoT tokens (k3) or its per-token exact KL (exact)
+            logp, mask):
+    "Per-sample KL(policy ‖ reference) by the configured estimator: k3 on the sampled tokens, or the mean of the exact per-token KL."
+    return masked_mean(ref, mask) if estimator == 'exact' else k3_kl(logp, ref, mask)
 
 # %% ../nbs/07_losses.ipynb #65ef2461
 def entropy(logits, mask):
@@ -215,28 +215,71 @@ def target_logp(head:nn.Module, # the LM head
     if torch.is_autocast_enabled(h.device.type): h = h.to(torch.get_autocast_dtype(h.device.type))
     return _TargetLogp.apply(h, w.to(h.dtype), tgt, chunk)
 
+# %% ../nbs/07_losses.ipynb #cd1ad974
+class _VocabTerms(torch.autograd.Function):
+    "Per-row KL(softmax(h Wᵀ) ‖ softmax(r Wᵀ)) and entropy of softmax(h Wᵀ) in fp32, a chunk of rows at a time."
+    @staticmethod
+    def dists(hs, rs, weight):
+        lp = F.log_softmax(at_least_fp32(hs @ weight.T), -1)
+        return lp, F.log_softmax(at_least_fp32(rs @ weight.T), -1), lp.exp()
+
+    @staticmethod
+    def forward(ctx, h, r, weight, chunk:int):
+        kl, ent = [], []
+        for hs, rs in zip(h.split(chunk), r.split(chunk)):
+            lp, lq, p = _VocabTerms.dists(hs, rs, weight)
+            kl.append((p * (lp - lq)).sum(-1)); ent.append(-(p * lp).sum(-1))
+        ctx.save_for_backward(h, r, weight)
+        ctx.chunk = chunk
+        return torch.cat(kl), torch.cat(ent)
+
+    @staticmethod
+    def backward(ctx, g_kl, g_ent):
+        h, r, weight = ctx.saved_tensors
+        c, gh = ctx.chunk, []
+        for hs, rs, gk, ge in zip(h.split(c), r.split(c), g_kl.split(c), g_ent.split(c)):
+            lp, lq, p = _VocabTerms.dists(hs, rs, weight)
+            kl, H = (p * (lp - lq)).sum(-1, keepdim=True), -(p * lp).sum(-1, keepdim=True)
+            dz = p * (gk[:, None] * (lp - lq - kl) - ge[:, None] * (lp + H))
+            gh.append(dz.to(h.dtype) @ weight)
+        return torch.cat(gh), None, None, None
+
+class VocabTerms(NamedTuple):
+    kl:torch.Tensor       # (R,) KL(policy ‖ reference) at each position (0 when no reference states were given)
+    entropy:torch.Tensor  # (R,) the policy's entropy at each position
+
+def vocab_terms(head:nn.Module, # the LM head (frozen, no bias)
+                h:torch.Tensor, # (R, H) the policy's states that predict each CoT token
+                ref_h:torch.Tensor|None=None, # (R, H) the reference's states (no gradient); None: entropy only
+                chunk:int=128)->VocabTerms:
+    "Exact per-position KL(policy ‖ reference) and entropy from hidden states, never holding (R, V) logits."
+    if head.bias is not None or head.weight.requires_grad:
+        raise ValueError('algo.kl_estimator: the exact KL and the entropy need a frozen LM head without bias')
+    if torch.is_autocast_enabled(h.device.type): h = h.to(torch.get_autocast_dtype(h.device.type))
+    r = (h if ref_h is None else ref_h).detach().to(h.dtype)
+    kl, ent = _VocabTerms.apply(h, r, head.weight.to(h.dtype), chunk)
+    return VocabTerms(kl if ref_h is not None else torch.zeros_like(kl), ent)
+
 # %% ../nbs/07_losses.ipynb #02a39b9b
 class ActionLogp(NamedTuple):
     "Padded log-probs of the action tokens, and what else the loss terms need."
     logp:torch.Tensor              # (N, T)
     mask:torch.Tensor              # (N, T)
     prompt_h:torch.Tensor          # (N, H) last prompt states
-    logits:torch.Tensor|None=None  # (N, T, V) fp32 logits when asked for
+    states:torch.Tensor|None=None  # (R, H) the states that predict each action token, at the temperature (flat)
 
 def action_logp(model, prompts:list[list[int]], acts:list[list[int]], pad_id:int,
-                with_logits:bool=False, # also return the padded logits (for full-vocabulary loss terms)
+                with_states:bool=False, # also return the flat states (for the full-vocabulary terms, `vocab_terms`)
                 temperature:float=1.0, # the sampling temperature: log-probs of softmax(z / T), as sampled
                )->ActionLogp:
-    "Padded log-probs of the action tokens, from `target_logp` unless the full logits are asked for anyway."
+    "Padded log-probs of the action tokens from `target_logp`, and the states behind them when asked for."
     h, tgt, sizes, hp = action_states(model, prompts, acts, pad_id)
     head, mask = unwrap(model).get_output_embeddings(), padded(torch.ones_like(tgt, dtype=torch.float), sizes)
     if temperature != 1.0:
         if getattr(head, 'bias', None) is not None:
             raise ValueError('sampling.temperature: a temperature other than 1 needs an LM head without bias')
         h = h / temperature     # (h Wᵀ) / T = (h / T) Wᵀ: the head stays one (chunked) matmul
-    logits = at_least_fp32(head(h)) if with_logits else None
-    lp = gather_logp(logits, tgt) if with_logits else target_logp(head, h, tgt)
-    return ActionLogp(padded(lp, sizes), mask, hp, None if logits is None else padded(logits, sizes))
+    return ActionLogp(padded(target_logp(head, h, tgt), sizes), mask, hp, h if with_states else None)
 
 # %% ../nbs/07_losses.ipynb #63e24f79
 class AdvInputs(NamedTuple):
@@ -299,12 +342,12 @@ ALGORITHMS = dict(grpo=Algorithm(group_advantages, pg_loss, value_head=False),
 def reference_terms(model, # the policy (a peft model: its adapter is switched off here)
                     prompts:list[list[int]], acts:list[list[int]], pad_id:int, algo:Algo,
                     temperature:float)->torch.Tensor: # the rollout's sampling temperature
-    "The reference's padded log-probs of the CoT tokens — or, for the exact KL, its fp32 logits (no gradient)."
+    "The reference's padded log-probs of the CoT tokens — or, for the exact KL, its flat states (R, H) (no gradient)."
     exact = algo.kl_estimator == 'exact'
     rl_mode(model)
     with torch.no_grad(), model.disable_adapter():
-        out = action_logp(model, prompts, acts, pad_id, with_logits=exact, temperature=temperature)
-    return out.logits if exact else out.logp
+        out = action_logp(model, prompts, acts, pad_id, with_states=exact, temperature=temperature)
+    return out.states if exact else out.logp
 
 # %% ../nbs/07_losses.ipynb #6ca6ad60
 def answer_lnp_grad(model, tok, cfg:RunConfig, ro:Rollout, idx:list[int], eos:set)->torch.Tensor:
@@ -354,13 +397,18 @@ def sample_losses(model, tok, cfg:RunConfig, ro:Rollout, idx:list[int], # the sa
     acts, prompts = [ro.actions[i] for i in idx], [ro.prompts[i // G] for i in idx[::G]]
     ref = reference_terms(model, prompts, acts, pad, a, T) if a.kl_coef > 0 else None
     rl_mode(model)
-    lp = action_logp(model, prompts, acts, pad, with_logits=needs_logits(a), temperature=T)
+    lp = action_logp(model, prompts, acts, pad, with_states=needs_logits(a), temperature=T)
+    exact = a.kl_coef > 0 and a.kl_estimator == 'exact'
+    if needs_logits(a):
+        vt = vocab_terms(unwrap(model).get_output_embeddings(), lp.states, ref if exact else None)
+        tok_kl, tok_ent = (padded(x, [len(x) for x in acts]) for x in vt)
+        if exact: ref = tok_kl
     old = lp.logp.detach() if old_logp is None else old_logp[idx][:, :lp.logp.shape[1]]
     parts = {}
     parts['pg'], clip_frac = ALGORITHMS[a.name].policy_loss(lp.logp, old, adv.adv[idx], lp.mask, a.clip_eps)
     if value_head is not None: parts['value'] = value_loss(value_head, lp.prompt_h, ro.reward[idx], a.value_coef)
-    if a.kl_coef > 0: parts['kl'] = a.kl_coef * kl_term(a.kl_estimator, ref, lp.logits, lp.logp, lp.mask)
-    if a.entropy_coef > 0: parts['entropy'] = -a.entropy_coef * entropy(lp.logits, lp.mask)
+    if a.kl_coef > 0: parts['kl'] = a.kl_coef * kl_term(a.kl_estimator, ref, lp.logp, lp.mask)
+    if a.entropy_coef > 0: parts['entropy'] = -a.entropy_coef * masked_mean(tok_ent, lp.mask)
     if a.reward_grad_weight > 0: parts['reward_grad'] = -a.reward_grad_weight * answer_lnp_grad(model, tok, cfg, ro, idx, eos)
     loss, logged = weighted_total(parts, adv.weights[idx].to(lp.logp))
     return SampleLosses(loss, logged | dict(clip_frac=clip_frac), _padded_to(lp.logp.detach(), old_logp))

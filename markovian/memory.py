@@ -13,7 +13,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from .config import config_from_params, ConfigError, RunConfig
 from .data import Record
-from .models import add_lora, lora_compute
+from .models import add_lora, lora_compute, lora_backward
 from .rollout import Rollout
 from .losses import Advantages, sample_losses
 
@@ -134,7 +134,7 @@ def update_peak(run:RunConfig, preset:str, layers:int, prompt_tokens:int, tok)->
         adv = Advantages(torch.ones(N), torch.full((N,), 1 / N), {})
         with lora_compute(pm): out = sample_losses(pm, tok, run, ro, list(range(N)), adv, None, None, set())
         fwd = mem.live
-        out.loss.backward()
+        with lora_backward(pm): out.loss.backward()
     return dict(layers=layers, weights=sum(wb.values()), held=held, after_forward=fwd, peak=mem.peak)
 
 # %% ../nbs/22_memory.ipynb #c3e545fe

