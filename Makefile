@@ -10,7 +10,7 @@ TRAIN_ARGS ?=
 # The default main job publishes its log, config and provenance to the committed artefact the result pages read.
 PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
-.PHONY: install train test readme results spelling direct computation-pilot computation-ei analysis sweep e2e speed
+.PHONY: install train test readme results spelling direct computation-pilot computation-ei analysis sweep e2e speed gpu-check
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -105,3 +105,8 @@ e2e: $(STAMP)
 speed: $(STAMP)
 	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
 	for i in 1 2; do $(BIN)/python bench/bench_step.py --out data/results/speed/step-run$$i.json || exit 1; done
+
+# On a GPU machine: every preset variant's training step on random weights of the real shapes (bf16, checkpointing,
+# 4-bit), its time and measured peak memory beside the CPU memory model's prediction for the same config.
+gpu-check: $(STAMP)
+	$(BIN)/python bench/gpu_step.py --out bench/results/gpu-check.json

@@ -14,12 +14,8 @@ from pathlib import Path
 import torch
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
 from flops import matmul_peak, sync
+from markovian.memory import SHAPES, predict_run   # the presets' real widths, shared with the memory model
 
-SHAPES = dict(
-    mistral=dict(arch='mistral', vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                 num_attention_heads=32, num_key_value_heads=8, head_dim=128, rope_theta=1e6, sliding_window=None),
-    llama=dict(arch='llama', vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-               num_attention_heads=32, num_key_value_heads=8, head_dim=128, rope_theta=5e5))
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
             head_dim=16)
 VARIANTS = ['mistral', 'mistral+ckpt', 'mistral+ckpt+4bit', 'llama+ckpt', 'llama+ckpt+4bit', 'llama+4bit']
@@ -75,6 +71,8 @@ def run_variant(name:str, a)->dict:
     res['shape'] = dict(questions=run.optim.questions_per_step, group=s.group_size, cot=s.cot_length,
                         answer=s.answer_length, grad_accum=run.optim.grad_accum, optimizer=type(tr.opt).__name__)
     if cuda: res['mem_gb_loaded'] = torch.cuda.memory_allocated() / 2**30
+    if cuda and not a.tiny:   # the CPU memory model's prediction for this very config, beside the measurement
+        res['predicted_peak_gb'] = predict_run(run, preset, tok=tok, vocab_size=m.config.vocab_size)['peak'] / 2**30
     res['steps'] = []
     for step in (1, 2):
         if cuda: torch.cuda.reset_peak_memory_stats()
@@ -87,16 +85,17 @@ def run_variant(name:str, a)->dict:
 
 def table(results:list[dict]):
     "The variants side by side."
-    print('| variant | step 1 | step 2 | sampling | scoring | update | sampled tok/s | peak GPU memory |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('| variant | step 1 | step 2 | sampling | scoring | update | sampled tok/s | peak GPU memory | simulated |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for r in results:
         if 'steps' not in r:
-            print(f"| {r['variant']} | {r.get('skipped') or 'failed: ' + r.get('error', '?').splitlines()[-1]} |||||||")
+            print(f"| {r['variant']} | {r.get('skipped') or 'failed: ' + r.get('error', '?').splitlines()[-1]} ||||||||")
             continue
         s1, s2 = r['steps']
-        mem = f"{max(s['peak_mem_gb'] for s in r['steps']):.1f} GB" if 'peak_mem_gb' in s1 else '—'
+        mem = f"{max(s['peak_mem_gb'] for s in r['steps']):.1f} GiB" if 'peak_mem_gb' in s1 else '—'
+        sim = f"{r['predicted_peak_gb']:.1f} GiB" if 'predicted_peak_gb' in r else '—'
         print(f"| {r['variant']} | {s1['step_s']:.2f} s | {s2['step_s']:.2f} s | {s2['sample_s']:.2f} s | "
-              f"{s2['score_s']:.2f} s | {s2['update_s']:.2f} s | {s2['sampled_tokens_per_s']:.0f} | {mem} |")
+              f"{s2['score_s']:.2f} s | {s2['update_s']:.2f} s | {s2['sampled_tokens_per_s']:.0f} | {mem} | {sim} |")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -20,7 +20,7 @@ from .losses import Advantages, sample_losses
 # %% auto #0
 __all__ = ['GiB', 'SHAPES', 'PROMPT_TOKENS', 'NF4_BITS', 'VARIANTS', 'LiveBytes', 'arch_config', 'fake_build',
            'quantized_linears_in_bf16', 'fake_model', 'weight_bytes', 'fake_rollout', 'update_peak', 'full_depth',
-           'sampling_bytes', 'predict']
+           'sampling_bytes', 'predict', 'predict_run']
 
 # %% ../nbs/22_memory.ipynb #01ec6f41
 GiB = 2**30
@@ -58,11 +58,11 @@ SHAPES = dict(
                num_attention_heads=32, num_key_value_heads=8, head_dim=128, rope_theta=5e5))
 PROMPT_TOKENS = dict(mistral=128, llama=256)   # a long prompt of each preset's task, with the chat template
 
-def arch_config(preset:str, layers:int|None=None):
-    "transformers' model class and config of `preset`'s architecture, with `layers` decoder layers (default: all)."
+def arch_config(preset:str, layers:int|None=None, **shape):
+    "transformers' model class and config of `preset`'s architecture, with `layers` decoder layers (default: all), `shape` changed."
     from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
     if preset not in SHAPES: raise ConfigError(f"preset: {preset!r} has no memory model (known: {', '.join(SHAPES)})")
-    shape = dict(SHAPES[preset])
+    shape = dict(SHAPES[preset]) | shape
     cls, cfg_cls = (MistralForCausalLM, MistralConfig) if shape.pop('arch') == 'mistral' else (LlamaForCausalLM, LlamaConfig)
     if layers: shape['num_hidden_layers'] = layers
     return cls, cfg_cls(tie_word_embeddings=False, max_position_embeddings=8192, pad_token_id=0, **shape)
@@ -90,9 +90,9 @@ def quantized_linears_in_bf16(pm):
         if '.layers.' in n and 'lora_' not in n and isinstance(mod, torch.nn.Linear):
             mod.weight.data = mod.weight.data.to(torch.bfloat16)
 
-def fake_model(run:RunConfig, preset:str, layers:int, mode:FakeTensorMode):
+def fake_model(run:RunConfig, preset:str, layers:int, mode:FakeTensorMode, **shape):
     "The preset's architecture with `layers` layers in bf16 on fakes, with the run's LoRA, checkpointing and 4-bit preparation."
-    cls, cfg = arch_config(preset, layers)
+    cls, cfg = arch_config(preset, layers, **shape)
     with fake_build(mode):
         m = cls._from_config(cfg, dtype=torch.bfloat16, attn_implementation='sdpa')
         q = run.model.quantization == '4bit'
@@ -119,11 +119,11 @@ def fake_rollout(run:RunConfig, prompt_tokens:int)->Rollout:
     return Rollout([Record('1 + 2', '3')] * Q, [[1] * prompt_tokens] * Q, [[5] * T] * (Q * G), [[5] * T] * Q,
                    [[7] * s.answer_length] * Q, G, temperature=s.temperature)
 
-def update_peak(run:RunConfig, preset:str, layers:int, prompt_tokens:int, tok)->dict:
+def update_peak(run:RunConfig, preset:str, layers:int, prompt_tokens:int, tok, **shape)->dict:
     "Simulated bytes of one micro-batch's loss and backward on `layers` layers: the peak, and what is held before and after."
     import transformers.masking_utils as mu
     mode = FakeTensorMode(allow_non_fake_inputs=True)
-    pm, ro, mem = fake_model(run, preset, layers, mode), fake_rollout(run, prompt_tokens), LiveBytes()
+    pm, ro, mem = fake_model(run, preset, layers, mode, **shape), fake_rollout(run, prompt_tokens), LiveBytes()
     wb = weight_bytes(pm, run)
     for n, p in pm.named_parameters(): mem.track(p, wb[n])
     for b in pm.buffers(): mem.track(b)
@@ -144,9 +144,9 @@ def full_depth(a:dict, b:dict, layers:int)->dict:
     return {n: a[n] + k * (b[n] - a[n]) for n in a} | dict(layers=layers)
 
 # %% ../nbs/22_memory.ipynb #b3c3f622
-def sampling_bytes(run:RunConfig, preset:str, prompt_tokens:int, weights:float)->float:
+def sampling_bytes(run:RunConfig, preset:str, prompt_tokens:int, weights:float, **shape)->float:
     "Bytes held while sampling: the weights, the bf16 KV cache of every row at full length, fp32 logits of each row."
-    _, c = arch_config(preset)
+    _, c = arch_config(preset, **shape)
     rows = run.optim.questions_per_step * (run.sampling.group_size + 1)
     kv = rows * (prompt_tokens + run.sampling.cot_length) * c.num_hidden_layers * 2 * c.num_key_value_heads * c.head_dim * 2
     return weights + kv + rows * c.vocab_size * 4
@@ -157,13 +157,17 @@ VARIANTS = {'preset': {}, 'no checkpointing': dict(gradient_checkpointing=False)
 def predict(preset:str, variant:str='preset', prompt_tokens:int|None=None, tok=None, layers=(2, 4))->dict:
     "Simulated peak bytes of `preset`'s training step in `variant`, at full depth: the update's and sampling's."
     if variant not in VARIANTS: raise ConfigError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
-    _, c = arch_config(preset)
     run = config_from_params(preset, run_dir='unused', **VARIANTS[variant])
+    return predict_run(run, preset, prompt_tokens, tok, layers) | dict(variant=variant)
+
+def predict_run(run:RunConfig, preset:str, prompt_tokens:int|None=None, tok=None, layers=(2, 4), **shape)->dict:
+    "Simulated peak bytes of a training step of `run` on `preset`'s architecture, `shape` changed (e.g. what a GPU check measures)."
+    _, c = arch_config(preset, **shape)
     P = prompt_tokens or PROMPT_TOKENS[preset]
     if tok is None:
         from markovian.models import load_tokenizer
         tok = load_tokenizer('embedded:smollm2')
-    up = full_depth(*(update_peak(run, preset, k, P, tok) for k in layers), c.num_hidden_layers)
-    samp = sampling_bytes(run, preset, P, up['weights'])
-    return dict(preset=preset, variant=variant, prompt_tokens=P, weights=up['weights'], update=up['peak'], sampling=samp,
+    up = full_depth(*(update_peak(run, preset, k, P, tok, **shape) for k in layers), c.num_hidden_layers)
+    samp = sampling_bytes(run, preset, P, up['weights'], **shape)
+    return dict(preset=preset, prompt_tokens=P, weights=up['weights'], update=up['peak'], sampling=samp,
                 peak=max(up['peak'], samp))
