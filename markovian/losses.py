@@ -8,8 +8,8 @@ from collections import deque
 from typing import Callable, NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
-from .config import Algo, RunConfig
-from .models import rl_mode
+from .config import Algo, RunConfig, ConfigError
+from .models import rl_mode, lora_compute, compute_dtype
 from .lm import tail_logits, unwrap, at_least_fp32, ReplayCache, is_checkpointing
 from .reward import score_answers
 from .sampling import prompt_states
@@ -19,9 +19,9 @@ from .rollout import Rollout, answer_prompts
 __all__ = ['ALGORITHMS', 'standardize', 'ei_keep_mask', 'masked_mean', 'PolicyLoss', 'clip_fraction', 'pg_loss', 'ei_loss',
            'k3_kl', 'exact_kl', 'kl_term', 'entropy', 'needs_logits', 'padded', 'ActionStates', 'action_index',
            'action_states', 'gather_logp', 'ActionLogits', 'action_logits', 'action_logits_unshared', 'target_logp',
-           'VocabTerms', 'vocab_terms', 'ActionLogp', 'action_logp', 'AdvInputs', 'Advantages', 'group_advantages',
-           'value_advantages', 'ei_advantages', 'predict_values', 'Algorithm', 'reference_terms', 'answer_lnp_grad',
-           'value_loss', 'weighted_total', 'SampleLosses', 'whole_groups', 'sample_losses']
+           'VocabTerms', 'vocab_terms', 'ActionLogp', 'action_logp', 'check_cache_path', 'AdvInputs', 'Advantages',
+           'group_advantages', 'value_advantages', 'ei_advantages', 'predict_values', 'Algorithm', 'reference_terms',
+           'answer_lnp_grad', 'value_loss', 'weighted_total', 'SampleLosses', 'whole_groups', 'sample_losses']
 
 # %% ../nbs/07_losses.ipynb #cb8e6629
 def standardize(rewards:torch.Tensor, # (Q*G,), grouped by question
@@ -280,6 +280,23 @@ def action_logp(model, prompts:list[list[int]], acts:list[list[int]], pad_id:int
             raise ValueError('sampling.temperature: a temperature other than 1 needs an LM head without bias')
         h = h / temperature     # (h Wᵀ) / T = (h / T) Wᵀ: the head stays one (chunked) matmul
     return ActionLogp(padded(target_logp(head, h, tgt), sizes), mask, hp, h if with_states else None)
+
+# %% ../nbs/07_losses.ipynb #2195d1bd
+def check_cache_path(model, # the policy, checkpointing on
+                     pad_id:int, tol:float|None=None)->float: # default tolerance: 1e-4 nats in fp32, 0.1 in bf16
+    "Stop with one line if the checkpointed CoT log-probs (prompt cache kept through the recompute) differ from the plain path's."
+    import transformers
+    prompts, acts = [list(range(1, 17))], [[17, 18, 19], [20, 21]]   # ids every vocabulary has
+    rl_mode(model)
+    with lora_compute(model):
+        got = action_logp(model, prompts, acts, pad_id).logp
+        plain = action_logits_unshared(model, prompts, acts, pad_id)
+    diff = float(((got - gather_logp(plain.logits, plain.targets)) * plain.mask).abs().max())
+    tol = tol or (1e-4 if compute_dtype(unwrap(model)) == torch.float32 else 0.1)
+    if diff > tol:
+        raise ConfigError(f'model.gradient_checkpointing: the checkpointed CoT log-probs differ from the plain path by {diff:.3g} nats '
+                          f'(transformers {transformers.__version__} drops the prompt cache under checkpointing?); use the pinned versions')
+    return diff
 
 # %% ../nbs/07_losses.ipynb #63e24f79
 class AdvInputs(NamedTuple):

@@ -68,6 +68,7 @@ class Trainer:
         model, tok = load_checked(cfg, resume, self.device, model, tok)   # nothing is written before this
         torch.manual_seed(hash_seed(cfg.seed, 'init'))  # LoRA's A matrices: the same start for the same seed
         self.model, self.tok = add_lora(model, cfg.model), tok
+        if cfg.model.gradient_checkpointing: losses.check_cache_path(self.model, tok.pad_token_id)   # a library change stops here
         self.eos = eos_ids(self.model, tok)
         self.algorithm = ALGORITHMS[cfg.algo.name]
         self.value_head = self.new_value_head() if self.algorithm.value_head else None
