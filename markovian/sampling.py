@@ -4,7 +4,8 @@
 
 # %% ../nbs/04_sampling.ipynb #fd3475bc
 from __future__ import annotations
-import hashlib, os, warnings
+import hashlib, os, warnings, weakref
+from contextlib import contextmanager
 from collections import OrderedDict
 from pathlib import Path
 import torch, torch.nn.functional as F
@@ -13,9 +14,9 @@ from peft.tuners.lora import LoraLayer
 from .lm import pad_batch, unwrap
 
 # %% auto #0
-__all__ = ['CACHE_BUCKET', 'hash_seed', 'uniforms', 'sample_categorical', 'eos_ids', 'trim_at_eos', 'strip_eos', 'prompt_states',
-           'forward_last', 'static_cache', 'compiled_forward', 'decoding_loop', 'decode', 'sample_tokens', 'RefRows',
-           'model_fingerprint', 'RefCache', 'sample_with_reference']
+__all__ = ['CACHE_BUCKET', 'STATIC_KEPT', 'hash_seed', 'uniforms', 'sample_categorical', 'eos_ids', 'trim_at_eos', 'strip_eos',
+           'prompt_states', 'forward_last', 'static_cache', 'compiled_forward', 'sdpa_attention', 'decoding_loop',
+           'decode', 'sample_tokens', 'RefRows', 'model_fingerprint', 'RefCache', 'sample_with_reference']
 
 # %% ../nbs/04_sampling.ipynb #a3441374
 def hash_seed(*parts)->int:
@@ -73,9 +74,17 @@ def forward_last(m, ids:torch.Tensor, mask:torch.Tensor, pos:torch.Tensor, cache
 
 CACHE_BUCKET = 64   # a static cache's length is a multiple of this: one compiled shape serves many prompt lengths
 
+_STATIC = weakref.WeakKeyDictionary()   # model → its static caches by (rows, positions), most recent last
+STATIC_KEPT = 4                          # shapes kept per model (a run decodes a few: training, each evaluation size)
+
 def static_cache(m, cache:DynamicCache, max_len:int)->StaticCache:
-    "A `StaticCache` of `max_len` positions holding the prefilled `cache`."
-    sc = StaticCache(config=m.config, max_cache_len=max_len)
+    "The model's `StaticCache` for this shape holding the prefilled `cache`: made once, then reset and refilled in place."
+    caches, key = _STATIC.setdefault(m, OrderedDict()), (cache.layers[0].keys.shape[0], max_len)
+    sc = caches.pop(key, None)
+    if sc is None: sc = StaticCache(config=m.config, max_cache_len=max_len)
+    else: sc.reset()     # same buffers: a compiled decoder's (CUDA) graphs keep their addresses
+    caches[key] = sc
+    while len(caches) > STATIC_KEPT: caches.popitem(last=False)
     for layer, src in zip(sc.layers, cache.layers): layer.update(src.keys, src.values)
     return sc
 
@@ -90,6 +99,14 @@ def compiled_forward(device_type:str):
         _COMPILED[device_type] = torch.compile(forward_last, mode=mode, dynamic=None)   # a new batch size: one recompile, symbolic
     return _COMPILED[device_type]
 
+@contextmanager
+def sdpa_attention(m):
+    "Run `m` with PyTorch's sdpa attention whatever its config says (flash-attention's glue breaks compiled graphs)."
+    old = m.config._attn_implementation
+    m.config._attn_implementation = 'sdpa'
+    try: yield
+    finally: m.config._attn_implementation = old
+
 def decoding_loop(m, cache, mask:torch.Tensor, max_new:int, decoder:str):
     "`decoder`'s forward step `(ids, n, pos) -> h` over `cache` and its mask buffer; eager where no static cache can be made."
     L = mask.shape[1]
@@ -102,7 +119,9 @@ def decoding_loop(m, cache, mask:torch.Tensor, max_new:int, decoder:str):
             decoder = 'eager'
     buf = torch.cat([mask, mask.new_zeros(len(mask), M - L)], 1)
     fwd = compiled_forward(m.device.type) if decoder == 'compiled' else forward_last
-    def step(ids, n, pos): return fwd(m, ids, buf[:, :n] if decoder == 'eager' else buf, pos, cache)
+    def step(ids, n, pos):
+        if decoder != 'compiled': return fwd(m, ids, buf[:, :n] if decoder == 'eager' else buf, pos, cache)
+        with sdpa_attention(m): return fwd(m, ids, buf, pos, cache)
     return step, buf
 
 # %% ../nbs/04_sampling.ipynb #598eab15
