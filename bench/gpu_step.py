@@ -1,5 +1,6 @@
 """GPU smoke test and memory check: the `mistral` and `llama` presets' training steps on randomly initialised models of
-Mistral-7B's and Llama-3.1-8B's shapes, with gradient checkpointing and 4-bit base weights on and off.
+Mistral-7B's and Llama-3.1-8B's shapes, with gradient checkpointing, 4-bit base weights and the compiled decoder (CUDA
+graphs) on and off; beside each measured peak, the CPU memory model's prediction for the same config (`make gpu-check`).
 
 On a GPU machine (no weights or network needed):  python bench/gpu_step.py [--variants ...] [--out OUT.json]
 A CPU dry run of every code path on tiny models of the same architectures:  python bench/gpu_step.py --tiny --device cpu
@@ -18,7 +19,7 @@ from markovian.memory import SHAPES, predict_run   # the presets' real widths, s
 
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
             head_dim=16)
-VARIANTS = ['mistral', 'mistral+ckpt', 'mistral+ckpt+4bit', 'llama+ckpt', 'llama+ckpt+4bit', 'llama+4bit']
+VARIANTS = ['mistral', 'mistral+ckpt', 'mistral+ckpt+compiled', 'mistral+ckpt+4bit', 'llama+ckpt', 'llama+ckpt+4bit', 'llama+4bit']
 
 def build(preset:str, tok, tiny:bool, device:str, attn:str):
     "A randomly initialised bf16 model of the preset's real shapes (tiny on CPU: fp32), built directly on `device`."
@@ -60,7 +61,8 @@ def run_variant(name:str, a)->dict:
     tok = load_tokenizer(a.tok) if a.tok else load_tokenizer('embedded:smollm2')
     short = dict(cot_length=16, answer_length=8) if a.tiny else {}
     run = make_config(preset, run_dir=tempfile.mkdtemp() + '/r', log_samples=False, gradient_checkpointing='ckpt' in opts,
-                      quantization='4bit' if '4bit' in opts else 'none', verify_every=0, path='data/gsm8k', **short)
+                      quantization='4bit' if '4bit' in opts else 'none', decoder='compiled' if 'compiled' in opts else 'eager',
+                      verify_every=0, path='data/gsm8k', **short)
     attn = pick_attn(run.model, a.device)
     t = time.perf_counter()
     m = build(preset, tok, a.tiny, a.device, attn)

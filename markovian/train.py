@@ -145,16 +145,41 @@ def note(msg:str):
 
 @patch
 def open_run(self:Trainer, resume:bool)->int:
-    "Create or reopen the run directory; return the step to continue from."
-    ck, damaged = resume_point(self.run_dir) if resume else (None, [])
+    "Create or reopen the run directory; return the step to continue from (rank 0 reads the checkpoint, the others receive it)."
+    ck, damaged = resume_point(self.run_dir) if resume and self.rank == 0 else (None, [])
+    if self.world > 1: ck, damaged = self.from_rank0((ck, damaged))
     if damaged and ck is None:
         raise ConfigError(f"resume: {self.run_dir} has no checkpoint that verifies ({', '.join(p.name for p in damaged)} "
                           'damaged); nothing was changed')
     prepare_run_dir(self.cfg, resume, write=self.rank == 0)
     if self.world > 1: dist.barrier()   # every rank has checked the directory before rank 0 logs into it
-    start = self.load_checkpoint(ck) if ck else 0
+    start = self.load_checkpoint(ck) if ck and self.rank == 0 else 0
+    if ck and self.world > 1: start = self.share_state(start)
     if self.rank == 0 and resume: self.cut_log(start, set_aside(damaged))
     return start
+
+@patch
+def from_rank0(self:Trainer, obj):
+    "`obj` as rank 0 holds it, on every rank (pickled: for small objects)."
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+@patch
+def share_state(self:Trainer, step:int)->int:
+    "Rank 0's restored state — adapter, value head, optimiser, RNG, history, CoT′ cache — on every rank: no shared filesystem needed."
+    cpu = lambda x: torch.utils._pytree.tree_map(lambda t: t.cpu() if torch.is_tensor(t) else t, x)
+    st = dict(step=step, params=[p.detach().cpu() for p in self.params()], opt=cpu(self.opt.state_dict()), rng=torch.get_rng_state(),
+              ei=list(self.ei_history), ref=self.ref_cache.state() if self.ref_cache else None) if self.rank == 0 else None
+    st = self.from_rank0(st)
+    if self.rank:
+        with torch.no_grad():
+            for p, v in zip(self.params(), st['params']): p.copy_(v)
+        self.opt.load_state_dict(st['opt'])
+        torch.set_rng_state(st['rng'])
+        self.ei_history.extend(st['ei'])
+        if self.ref_cache: self.ref_cache.load(st['ref'])
+    return st['step']
 
 @patch
 def cut_log(self:Trainer, start:int, aside:list[Path]):
