@@ -1,6 +1,6 @@
 """Benchmark one Markovian GRPO training step: markovian's step vs a plain baseline that does what the seed did, and TRL.
 
-Run: .venv/bin/python bench/bench_step.py [--steps 5] [--dtype auto] [--out bench/results/step-<cpu>-<dtype>.json]
+Run: .venv/bin/python bench/bench_step.py [--steps 3] [--dtype auto] [--out bench/results/step-<cpu>-<dtype>.json]
 Each variant runs in its own process (separate peak RSS), on the same model, LoRA, questions, G, CoT length and
 temperature; one warm-up step, then `--steps` timed steps; medians and ratios are printed as a table and written as JSON.
 - project: `Trainer.step` with the default (smollm2) config.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--steps', type=int, default=5); ap.add_argument('--questions', type=int, default=4)
+    ap.add_argument('--steps', type=int, default=3); ap.add_argument('--questions', type=int, default=4)
     ap.add_argument('--group', type=int, default=4); ap.add_argument('--cot', type=int, default=24)
     ap.add_argument('--dtype', default='auto', choices=('auto', 'float32', 'bfloat16'), help="the variants' compute dtype")
     ap.add_argument('--variant', default=None); ap.add_argument('--peak', type=float, default=None)
