@@ -157,6 +157,7 @@ VARIANTS = {'preset': {}, 'no checkpointing': dict(gradient_checkpointing=False)
 def predict(preset:str, variant:str='preset', prompt_tokens:int|None=None, tok=None, layers=(2, 4))->dict:
     "Simulated peak bytes of `preset`'s training step in `variant`, at full depth: the update's and sampling's."
     if variant not in VARIANTS: raise ConfigError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
+    arch_config(preset)   # an unknown preset stops here, in one line
     run = config_from_params(preset, run_dir='unused', **VARIANTS[variant])
     return predict_run(run, preset, prompt_tokens, tok, layers) | dict(variant=variant)
 
