@@ -418,7 +418,7 @@ def sample_losses(model, tok, cfg:RunConfig, ro:Rollout, idx:list[int], # the sa
     exact = a.kl_coef > 0 and a.kl_estimator == 'exact'
     if needs_logits(a):
         vt = vocab_terms(unwrap(model).get_output_embeddings(), lp.states, ref if exact else None)
-        tok_kl, tok_ent = (padded(x, [len(x) for x in acts]) for x in vt)
+        tok_kl, tok_ent = (padded(t, [len(a) for a in acts]) for t in vt)
         if exact: ref = tok_kl
     old = lp.logp.detach() if old_logp is None else old_logp[idx][:, :lp.logp.shape[1]]
     parts = {}

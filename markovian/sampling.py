@@ -74,12 +74,13 @@ def forward_last(m, ids:torch.Tensor, mask:torch.Tensor, pos:torch.Tensor, cache
 
 CACHE_BUCKET = 64   # a static cache's length is a multiple of this: one compiled shape serves many prompt lengths
 
-_STATIC = weakref.WeakKeyDictionary()   # model → its static caches by (rows, positions), most recent last
+_STATIC = weakref.WeakKeyDictionary()   # model → its static caches by (rows, positions, dtype), most recent last
 STATIC_KEPT = 4                          # shapes kept per model (a run decodes a few: training, each evaluation size)
 
 def static_cache(m, cache:DynamicCache, max_len:int)->StaticCache:
     "The model's `StaticCache` for this shape holding the prefilled `cache`: made once, then reset and refilled in place."
-    caches, key = _STATIC.setdefault(m, OrderedDict()), (cache.layers[0].keys.shape[0], max_len)
+    k = cache.layers[0].keys
+    caches, key = _STATIC.setdefault(m, OrderedDict()), (k.shape[0], max_len, k.dtype)
     sc = caches.pop(key, None)
     if sc is None: sc = StaticCache(config=m.config, max_cache_len=max_len)
     else: sc.reset()     # same buffers: a compiled decoder's (CUDA) graphs keep their addresses
