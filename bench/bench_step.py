@@ -154,7 +154,7 @@ def project_components(tr, peak, device='cpu', stream=None):
     "Generation tokens/s, scoring and policy fwd+bwd throughput (and share of `peak`), and the phases' floors (given the `stream` rate), of the project's code on one fresh rollout."
     from markovian.sampling import hash_seed
     from markovian.rollout import rollout, score_rollout, answer_prompts
-    from markovian.losses import action_logp
+    from markovian.logprobs import action_logp
     from markovian.models import lora_compute
     from markovian.reward import given_tokens
     cfg, tok, shape = tr.cfg, tr.tok, model_shape(tr.model)

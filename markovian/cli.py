@@ -49,7 +49,8 @@ def main(argv:list[str]|None=None):
     resume = a.pop('resume')
     try: cfg = config_from_params(a.pop('model'), a.pop('config'), a.pop('set'), **a)
     except CONFIG_ERRORS as e: sys.exit(f'error: {e}')
-    from markovian.train import Trainer, WeightsMoved   # torch and the model libraries: only for a good config
+    from markovian.train import Trainer   # torch and the model libraries: only for a good config
+    from markovian.lifecycle import WeightsMoved
     try: Trainer(cfg, resume=resume).fit(True)
     except RUN_ERRORS + (WeightsMoved,) as e: sys.exit(f'error: {e}')
 

@@ -5,7 +5,6 @@
 # %% ../nbs/11_train.ipynb #bdd4ce0b
 from __future__ import annotations
 import builtins, sys, time
-from datetime import datetime, timezone
 from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
@@ -16,24 +15,24 @@ from torch.nn.utils.rnn import pad_sequence
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 from tqdm import tqdm as std_tqdm
-from .config import RunConfig, ConfigError, config_from_params, override
+from .config import RunConfig, config_from_params, override
 from .data import Record, get_batch, eval_records, with_supplied_cots, random_observation
-from .models import (load_model, add_lora, make_optimizer, check_optimizer, lora_compute, lora_backward, portable_name, check_runnable,
-                              frozen_hashes, hash_scheme, moved_weights, load_tokenizer)
+from .models import (load_model, add_lora, make_optimizer, check_optimizer, lora_compute, lora_backward, check_runnable,
+                              load_tokenizer)
 from .lm import unwrap
 from .sampling import hash_seed, eos_ids, strip_eos, RefCache, model_fingerprint
 from .rollout import Rollout, rollout, score_rollout, copy_rate, copy_share, run_prompt
 from . import losses
 from .losses import Advantages, AdvInputs, ALGORITHMS, SampleLosses, predict_values
-from .runtime import init_distributed, start_wandb, release_heap, machine_facts, code_commit
+from .logprobs import check_cache_path
+from .runtime import init_distributed, start_wandb, release_heap
 from . import rundir
-from .rundir import (append_line, truncate_log, prepare_run_dir, check_run_dir, resume_point, set_aside,
-                              read_json)
+from .rundir import check_run_dir
 from .heldout import heldout_eval
+from .lifecycle import RunLifecycle
 
 # %% auto #0
-__all__ = ['SAMPLE_COLUMNS', 'check_data', 'load_checked', 'WeightsMoved', 'Trainer', 'note', 'group_chunks', 'reward_stats',
-           'rollout_metrics', 'train']
+__all__ = ['check_data', 'load_checked', 'Trainer', 'group_chunks', 'reward_stats', 'rollout_metrics', 'train']
 
 # %% ../nbs/11_train.ipynb #d8856912
 def check_data(cfg:RunConfig, tok):
@@ -54,10 +53,7 @@ def load_checked(cfg:RunConfig, resume:bool, device:str, model=None, tok=None)->
     return model, tok
 
 # %% ../nbs/11_train.ipynb #944e3085
-class WeightsMoved(RuntimeError):
-    "A frozen base weight changed during a run."
-
-class Trainer:
+class Trainer(RunLifecycle):
     "Markovian CoT training: a policy with LoRA, its reference (adapter off), an optimiser and a run directory."
     def __init__(self, cfg:RunConfig, # the run
                  resume:bool=False, # continue the run in `cfg.log.run_dir` from its last complete checkpoint
@@ -68,7 +64,7 @@ class Trainer:
         model, tok = load_checked(cfg, resume, self.device, model, tok)   # nothing is written before this
         torch.manual_seed(hash_seed(cfg.seed, 'init'))  # LoRA's A matrices: the same start for the same seed
         self.model, self.tok = add_lora(model, cfg.model), tok
-        if cfg.model.gradient_checkpointing: losses.check_cache_path(self.model, tok.pad_token_id)   # a library change stops here
+        if cfg.model.gradient_checkpointing: check_cache_path(self.model, tok.pad_token_id)   # a library change stops here
         self.eos = eos_ids(self.model, tok)
         self.algorithm = ALGORITHMS[cfg.algo.name]
         self.value_head = self.new_value_head() if self.algorithm.value_head else None
@@ -85,18 +81,6 @@ class Trainer:
         self.wandb = start_wandb(cfg) if cfg.log.wandb and self.rank == 0 else None
 
 # %% ../nbs/11_train.ipynb #76c52099
-@patch
-def check_base(self:Trainer, resume:bool=False)->dict:
-    "Hashes of the frozen base weights, compared with the run's start: a change stops the run."
-    f = self.run_dir / 'base_weights.json'
-    start = getattr(self, 'base_hashes', None) or (read_json(f) if resume and f.exists() else None)
-    now = frozen_hashes(self.model, hash_scheme(start))   # a run keeps the scheme it started with
-    moved = moved_weights(now, start or now)
-    if moved:
-        raise WeightsMoved(f'log.verify_every: base weight {moved[0]} differs from the run\'s start '
-                           f'({len(moved)} tensor(s) moved); the run stops')
-    return now
-
 @patch
 def new_value_head(self:Trainer)->nn.Linear:
     "A linear value head on the last prompt state, starting at zero (the first advantages are the rewards)."
@@ -117,80 +101,6 @@ def params(self:Trainer):
     "Trainable parameters: the adapter and, for `ppo_value`, the value head."
     vh = list(self.value_head.parameters()) if self.value_head else []
     return [p for p in self.model.parameters() if p.requires_grad] + vh
-
-# %% ../nbs/11_train.ipynb #4d9d7577
-@patch
-def save_checkpoint(self:Trainer, step:int)->Path:
-    "Write the trainer's complete state for `step` as a verifiable checkpoint."
-    tensors = {'rng.torch': torch.get_rng_state()}
-    if self.value_head: tensors |= {f'value_head.{k}': v.cpu() for k, v in self.value_head.state_dict().items()}
-    state = dict(ei_history=list(self.ei_history), ref_cache=self.ref_cache.state() if self.ref_cache else None)
-    return rundir.save_checkpoint(self.run_dir, step, self.model, self.opt, tensors, state,
-                                  base_name=portable_name(self.cfg.model.name))
-
-@patch
-def load_checkpoint(self:Trainer, path:Path)->int:
-    "Restore adapter, optimiser, value head, RNG and expert-iteration history; return the checkpoint's step."
-    st, tensors = rundir.load_checkpoint(path, self.model, self.opt, self.device)
-    torch.set_rng_state(tensors['rng.torch'])
-    if self.value_head:
-        self.value_head.load_state_dict({k[11:]: v for k, v in tensors.items() if k.startswith('value_head.')})
-    self.ei_history.extend(st['ei_history'])
-    if self.ref_cache: self.ref_cache.load(st.get('ref_cache'))
-    return st['step']
-
-# %% ../nbs/11_train.ipynb #38b682bf
-def note(msg:str):
-    "One line for the user on stderr (resume's account of what it did)."
-    print(msg, file=sys.stderr, flush=True)
-
-@patch
-def open_run(self:Trainer, resume:bool)->int:
-    "Create or reopen the run directory; return the step to continue from (rank 0 reads the checkpoint, the others receive it)."
-    ck, damaged = resume_point(self.run_dir) if resume and self.rank == 0 else (None, [])
-    if self.world > 1: ck, damaged = self.from_rank0((ck, damaged))
-    if damaged and ck is None:
-        raise ConfigError(f"resume: {self.run_dir} has no checkpoint that verifies ({', '.join(p.name for p in damaged)} "
-                          'damaged); nothing was changed')
-    prepare_run_dir(self.cfg, resume, write=self.rank == 0)
-    if self.world > 1: dist.barrier()   # every rank has checked the directory before rank 0 logs into it
-    start = self.load_checkpoint(ck) if ck and self.rank == 0 else 0
-    if ck and self.world > 1: start = self.share_state(start)
-    if self.rank == 0 and resume: self.cut_log(start, set_aside(damaged))
-    return start
-
-@patch
-def from_rank0(self:Trainer, obj):
-    "`obj` as rank 0 holds it, on every rank (pickled: for small objects)."
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-@patch
-def share_state(self:Trainer, step:int)->int:
-    "Rank 0's restored state — adapter, value head, optimiser, RNG, history, CoT′ cache — on every rank: no shared filesystem needed."
-    cpu = lambda x: torch.utils._pytree.tree_map(lambda t: t.cpu() if torch.is_tensor(t) else t, x)
-    st = dict(step=step, params=[p.detach().cpu() for p in self.params()], opt=cpu(self.opt.state_dict()), rng=torch.get_rng_state(),
-              ei=list(self.ei_history), ref=self.ref_cache.state() if self.ref_cache else None) if self.rank == 0 else None
-    st = self.from_rank0(st)
-    if self.rank:
-        with torch.no_grad():
-            for p, v in zip(self.params(), st['params']): p.copy_(v)
-        self.opt.load_state_dict(st['opt'])
-        torch.set_rng_state(st['rng'])
-        self.ei_history.extend(st['ei'])
-        if self.ref_cache: self.ref_cache.load(st['ref'])
-    return st['step']
-
-@patch
-def cut_log(self:Trainer, start:int, aside:list[Path]):
-    "Cut the log back to step `start` (none: the step-0 evaluations are redone too), keeping what is cut; say so."
-    log = self.run_dir / 'log.jsonl'
-    dropped = truncate_log(log, start if start > 0 else -1)
-    if dropped:
-        with open(self.run_dir / 'log.dropped.jsonl', 'ab') as f: f.write(dropped)
-    gone = f"; damaged {', '.join(p.name[8:] for p in aside)} set aside as damaged-…" if aside else ''
-    note(f'resume: from step {start}{gone}; {len(dropped.splitlines())} log line(s) past it moved to log.dropped.jsonl')
 
 # %% ../nbs/11_train.ipynb #80b11449
 def _stream(cfg:RunConfig, step:int, n:int, tok=None)->list[Record]:
@@ -335,28 +245,6 @@ def step(self:Trainer, step:int)->dict:
     release_heap()
     return out
 
-# %% ../nbs/11_train.ipynb #e3f93a98
-@patch
-def log(self:Trainer, obj:dict):
-    "Append a line to the run's log (rank 0 only) and mirror its scalars to wandb."
-    if self.rank != 0: return
-    append_line(self.run_dir / 'log.jsonl', obj | dict(time=time.time()))
-    if not self.wandb: return
-    if obj.get('eval'): sc = {f"eval/{obj['split']}/{obj['protocol']}/{k}": obj[k] for k in ('accuracy', 'lnp')}
-    else: sc = obj.get('metrics', {})
-    self.wandb.log(sc, step=obj['step'])
-
-SAMPLE_COLUMNS = ['step', 'question', 'answer', 'cot', 'lnp', 'reward', 'advantage', 'ref_cot', 'ref_lnp']
-
-@patch
-def log_table(self:Trainer, line:dict):
-    "Mirror a step's samples to wandb as a table, one row per CoT (at each evaluation)."
-    if not self.wandb or not line.get('samples'): return
-    import wandb
-    rows = [[line['step'], s['question'], s['answer'], c, l, r, a, s['ref_cot'], s['ref_lnp']]
-            for s in line['samples'] for c, l, r, a in zip(s['cots'], s['lnp'], s['rewards'], s['advantages'])]
-    self.wandb.log({'samples': wandb.Table(columns=SAMPLE_COLUMNS, data=rows)}, step=line['step'])
-
 # %% ../nbs/11_train.ipynb #db4fad1f
 @patch
 def evaluate(self:Trainer, split:str='test', greedy_cot:bool=False, step:int=0)->dict:
@@ -410,18 +298,6 @@ def fit(self:Trainer, progress:bool|str=True)->Path: # True: tqdm.auto's bar, 't
         raise
     if self.wandb: self.wandb.finish()
     return self.run_dir
-
-# %% ../nbs/11_train.ipynb #cd155401
-@patch
-def write_provenance(self:Trainer, started:float, step:int):
-    "Record this session (start, wall time, steps, device, dtype, commit, machine) in the run's `provenance.json`."
-    path = self.run_dir / 'provenance.json'
-    old = read_json(path).get('sessions', []) if path.exists() else []
-    when = datetime.fromtimestamp(started, timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-    here = dict(started=when, wall_min=round((time.time() - started) / 60, 2), steps=[self.start_step, step],
-                world=self.world, device=self.device, dtype=str(unwrap(self.model).dtype).replace('torch.', ''),
-                commit=code_commit(), machine=machine_facts())
-    rundir.write_json(path, dict(sessions=[s for s in old if s['started'] != when] + [here]))
 
 # %% ../nbs/11_train.ipynb #dd746802
 def train(model:str='smollm2', resume:bool=False, progress:bool=True,
