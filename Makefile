@@ -10,7 +10,7 @@ TRAIN_ARGS ?=
 # The default main job publishes its log, config and provenance to the committed artefact the result pages read.
 PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
-.PHONY: install train test readme results spelling direct computation-pilot computation-ei analysis sweep e2e speed gpu-check
+.PHONY: install train test readme results spelling direct computation-pilot computation-ei analysis sweep two-token text-experiment e2e speed gpu-check
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -91,6 +91,18 @@ SWEEP_ARGS ?=
 sweep: $(STAMP)
 	mkdir -p $(SWEEP)
 	$(BIN)/papermill nbs/sweep.ipynb $(SWEEP)/sweep.ipynb --cwd . --log-output -p sweep_dir $(SWEEP) $(SWEEP_ARGS)
+
+# The committed experiments' sweeps, each from its parameter file beside its results; resumable: the same command
+# continues a stopped sweep. two-token: 2-token arithmetic, 3 seeds per arm; text-experiment: the pre-registered text
+# experiment (data/results/text/PREREGISTRATION.md), 10 seed pairs. HOURS=1.5: start no run after 1.5 h, then
+# summarise and publish what finished (a sweep that spans sessions).
+HOURS ?=
+two-token: $(STAMP)
+	mkdir -p runs/two-token
+	$(BIN)/papermill nbs/sweep.ipynb runs/two-token/sweep.ipynb --cwd . --log-output -p sweep_dir runs/two-token -f data/results/two-token/sweep.yaml $(if $(HOURS),-p hours $(HOURS))
+text-experiment: $(STAMP)
+	mkdir -p runs/text-powered
+	$(BIN)/papermill nbs/sweep.ipynb runs/text-powered/sweep.ipynb --cwd . --log-output -p sweep_dir runs/text-powered -f data/results/text/sweep.yaml $(if $(HOURS),-p hours $(HOURS))
 
 # Browser check of the widgets: a real JupyterLab on 127.0.0.1 and Debian's headless chromium driven by playwright-core.
 # Installs chromium (apt) and playwright-core (npm) when missing. `make e2e E2E_OUT=figures` refreshes the documentation pictures.

@@ -34,6 +34,7 @@ def _coerce(section, f, hint, v):
     bad = lambda: ConfigError(f"{name}: expected {getattr(hint, '__name__', hint)}, got {v!r} ({type(v).__name__})")
     if hint is float and isinstance(v, int) and not isinstance(v, bool): v = float(v)
     if hint is tuple and isinstance(v, list): v = tuple(v)
+    if hint is tuple and isinstance(v, str): v = tuple(x.strip() for x in v.split(',') if x.strip())   # 'a,b' from a command line
     if not isinstance(v, hint) or (hint in (int, float) and isinstance(v, bool)): raise bad()
     if hint is float and not math.isfinite(v): raise ConfigError(f'{name}: {v!r} is not a finite number')
     m = f.metadata
@@ -93,6 +94,7 @@ class Task(_Section):
     cots:str = F('')              # supplied CoTs: '' none, 'exact' (arithmetic's own steps) or a markovian.gold JSONL
     heldout_frac:float = F(0.2, lo=0.0, hi=0.9)  # share of the problem space kept out of training
     eval_size:int = F(100, lo=1)  # held-out questions per evaluation
+    eval_cots:int = F(1, lo=1, hi=16)  # sampled CoTs per held-out question (greedy CoTs: one), clustered with it
 
     def __post_init__(self):
         super().__post_init__()
@@ -177,11 +179,15 @@ class Log(_Section):
     log_samples:bool = F(True)         # every CoT of every step goes into log.jsonl
     wandb:bool = F(False)  # mirror the log to wandb (needs the wandb package)
     verify_every:int = F(10, lo=0)  # steps between checks that the frozen base weights are unchanged (0: at start only)
+    eval_protocols:tuple = F(('sampled', 'greedy'))  # the held-out evaluations' CoTs: 'sampled' (the paper's) and/or 'greedy'
+    eval_validation:bool = F(True)  # also evaluate on validation (checkpoint choice); False: the test split only, first and last step
 
     def __post_init__(self):
         super().__post_init__()
         if not self.run_dir.strip():   # '' would be the current folder: a run's files among the user's own
             raise ConfigError(f"log.run_dir: {self.run_dir!r} is empty; name the run's own folder, e.g. runs/smollm2")
+        if not self.eval_protocols or not set(self.eval_protocols) <= {'sampled', 'greedy'}:
+            raise ConfigError(f"log.eval_protocols: {self.eval_protocols!r} must name 'sampled' and/or 'greedy'")
 
 # %% ../nbs/00_config.ipynb #c0db495d
 @dataclass(frozen=True)

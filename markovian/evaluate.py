@@ -7,7 +7,7 @@ from __future__ import annotations
 import random, sys
 from functools import lru_cache
 from pathlib import Path
-import pandas as pd, torch
+import numpy as np, pandas as pd, torch
 from fastcore.script import call_parse, bool_arg, Param
 from tqdm.auto import tqdm
 from .config import Model, from_json, override, ConfigError
@@ -17,7 +17,7 @@ from .reward import cot_ids, answer_ids, score_answers, markovian_reward
 from .sampling import eos_ids, strip_eos, hash_seed
 from .rollout import run_answer_prompt
 from .rundir import read_log, append_line, list_checkpoints, load_adapter
-from .heldout import heldout_eval, heldout_cots, predict_answers, eval_summary
+from .heldout import heldout_eval, heldout_cots, predict_answers, answer_lnp, eval_summary, eval_set
 
 # %% auto #0
 __all__ = ['PERTURBATIONS', 'RunModel', 'evaluate_run', 'best_step', 'n_damaged', 'token_shape', 'shape_pools', 'perturb_ids',
@@ -121,7 +121,8 @@ def perturb_ids(ids:list[int], kind:str, frac:float, rng:random.Random, tok)->li
 
 # %% ../nbs/14_evaluate.ipynb #b0b12351
 def predict_distinct(m, tok, cfg, recs:list, cot_lists:list[list[list[int]]], eos:set, # CoT lists aligned with `recs`
-                     chunk:int=128, progress:bool=False)->list[tuple[list, list]]:
+                     chunk:int=128, progress:bool=False,
+                     answers:bool=True)->list[tuple[list, list]]: # False: ln π only, no greedy answer (guesses None)
     "`predict_answers` for each list of CoTs, every distinct (question, answer, CoT) scored once, in chunks."
     slot, first = {}, []
     for cots in cot_lists:
@@ -130,7 +131,8 @@ def predict_distinct(m, tok, cfg, recs:list, cot_lists:list[list[list[int]]], eo
             if k not in slot: slot[k] = len(first); first.append((r, list(c)))
     g, l = [], []
     for i in tqdm(range(0, len(first), chunk), desc='scoring damaged CoTs', disable=not progress):
-        pg, pl = predict_answers(m, tok, cfg, [r for r, _ in first[i:i + chunk]], [c for _, c in first[i:i + chunk]], eos)
+        rs, cs = [r for r, _ in first[i:i + chunk]], [c for _, c in first[i:i + chunk]]
+        pg, pl = predict_answers(m, tok, cfg, rs, cs, eos) if answers else ([None] * len(rs), answer_lnp(m, tok, cfg, rs, cs, eos))
         g, l = g + pg, l + pl
     at = lambda cots: [slot[(r.question, r.answer, tuple(c))] for r, c in zip(recs, cots)]
     return [([g[j] for j in at(cots)], [l[j] for j in at(cots)]) for cots in cot_lists]
@@ -140,18 +142,20 @@ def predict_distinct(m, tok, cfg, recs:list, cot_lists:list[list[list[int]]], eo
 def perturbation_effects(pol:RunModel, # a policy at the checkpoint to analyse
                          split:str='test',
                          kinds=PERTURBATIONS, severities=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), seed:int=0,
-                         progress:bool=True)->pd.DataFrame: # a progress bar over the scoring of damaged CoTs
+                         progress:bool=True, # a progress bar over the scoring of damaged CoTs
+                         answers:bool=True)->pd.DataFrame: # False: ln π only (about half the work); accuracy NaN
     "Mean ln π(a|CoT) and accuracy under each perturbation and severity, and their drops from severity 0."
     m, tok, cfg = pol.model, pol.tok, pol.cfg
-    eos, recs = eos_ids(m, tok), eval_records(cfg.task, split, cfg.task.eval_size, tok)
+    eos, recs = eos_ids(m, tok), eval_set(cfg, tok, split)   # the held-out evaluation's records, `task.eval_cots` CoTs each
     jobs = [(k, f) for k in kinds for f in severities]   # severity 0 too: every row through one path
     with lora_compute(m):      # the held-out evaluation's protocol and CoTs
         cots = [strip_eos(a, eos) for a in heldout_cots(m, tok, cfg, recs, split, False, pol.step)]
         damaged = [[perturb_ids(c, k, f, random.Random(hash_seed(seed, k, f, i)), tok) for i, c in enumerate(cots)]
                    for k, f in jobs]
-        scored = dict(zip(jobs, predict_distinct(m, tok, cfg, recs, damaged, eos, progress=progress)))
+        scored = dict(zip(jobs, predict_distinct(m, tok, cfg, recs, damaged, eos, progress=progress, answers=answers)))
     rows = [dict(kind=k, severity=f) | eval_summary(recs, *scored[k, f], cfg.task.name) for k, f in jobs]
     df = pd.DataFrame(rows)
+    if not answers: df['accuracy'], df['accuracy_ci'] = np.nan, None
     ref = df[df.severity == 0].set_index('kind')
     df['lnp_drop'] = [ref.loc[k, 'lnp'] - v for k, v in zip(df.kind, df.lnp)]
     df['acc_drop'] = [ref.loc[k, 'accuracy'] - v for k, v in zip(df.kind, df.accuracy)]

@@ -23,7 +23,7 @@ from .rollout import run_prompt, answer_prompts, copy_rate, copy_share
 __all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci', 'first_word',
            'gold_answer', 'eval_summary', 'scorer_context', 'answer_lnp', 'predict_answers', 'spelling_effect',
            'measure_spelling', 'shuffled_partner', 'shuffled_accuracy', 'constant_answer', 'specificity_controls',
-           'heldout_cots', 'heldout_eval']
+           'heldout_cots', 'eval_set', 'heldout_eval']
 
 # %% ../nbs/09_heldout.ipynb #7b4667a7
 _NUM = re.compile(r'-?\d[\d,]*(?:\.\d+)?')
@@ -191,13 +191,20 @@ def specificity_controls(model, tok, cfg:RunConfig, recs:list[Record], cots:list
 def heldout_cots(model, tok, cfg:RunConfig, recs:list[Record], split:str, greedy_cot:bool, step:int)->list[list[int]]:
     "The CoT ids an evaluation of `split` at `step` samples for `recs` (inside the caller's `lora_compute`)."
     gen = torch.Generator(unwrap(model).device).manual_seed(hash_seed(cfg.seed, 'eval', split, step))
-    prompts = [run_prompt(tok, cfg, r.question) for r in recs]
+    k = 1 if greedy_cot else cfg.task.eval_cots     # `eval_set` gives each question k times in a row: prefill it once
+    if any(recs[i] != recs[i - i % k] for i in range(len(recs))): raise ValueError('heldout_cots: recs must come from `eval_set`')
+    prompts = [run_prompt(tok, cfg, r.question) for r in recs[::k]]
     model.eval()
     s = cfg.sampling
-    return sample_tokens(model, prompts, 1, s.cot_length, None if greedy_cot else s.temperature,
+    return sample_tokens(model, prompts, k, s.cot_length, None if greedy_cot else s.temperature,
                          eos_ids=eos_ids(model, tok), pad_id=tok.pad_token_id, gen=gen, decoder=s.decoder)
 
 # %% ../nbs/09_heldout.ipynb #54beb062
+def eval_set(cfg:RunConfig, tok, split:str, greedy_cot:bool=False)->list[Record]:
+    "The records an evaluation of `split` scores: the fixed set, each question `task.eval_cots` times for sampled CoTs."
+    recs = eval_records(cfg.task, split, cfg.task.eval_size, tok)
+    return recs if greedy_cot else [r for r in recs for _ in range(cfg.task.eval_cots)]
+
 @torch.no_grad()
 def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, run config
                  split:str='test', # 'validation' or 'test'
@@ -205,7 +212,7 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
                  step:int=0)->dict: # an evaluation log line
     "Held-out accuracy from the CoT alone and mean ln π(a|CoT), with cluster intervals and specificity controls."
     c, eos = cfg, eos_ids(model, tok)
-    recs = eval_records(c.task, split, c.task.eval_size, tok)
+    recs = eval_set(c, tok, split, greedy_cot)
     with lora_compute(model):   # the adapter at the precision it trains in
         cots = heldout_cots(model, tok, c, recs, split, greedy_cot, step)
         guesses, lnp = predict_answers(model, tok, c, recs, cots, eos)

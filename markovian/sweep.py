@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_sweep.ipynb #124b969f
 from __future__ import annotations
-import json, shutil, re
+import hashlib, json, shutil, re, time
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, pandas as pd
@@ -14,10 +14,11 @@ from .config import flat_config, config_diff
 from .rundir import read_json, write_json, read_log, RESUMABLE, list_checkpoints
 
 # %% auto #0
-__all__ = ['ARMS', 'CONTROLS', 'METRICS', 'ALONE', 'SCORINGS', 'EFFECT_COLUMNS', 'TERMS', 'SWEEP_TABLES', 'SweepRun',
-           'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'eval_columns', 'run_row', 'mean_ci', 'arm_summary',
-           'sweep_results', 'plot_sweep', 'read_cached', 'cot_alone_lines', 'sweep_cot_alone', 'read_effects',
-           'run_effects', 'paired_seeds', 'sweep_fragility', 'fragility_2x2', 'fragility_grid', 'publish_sweep']
+__all__ = ['ARMS', 'CONTROLS', 'METRICS', 'ALONE', 'SCORINGS', 'PERTURBATION_KINDS', 'EFFECT_COLUMNS', 'DAMAGE_KEYS', 'TERMS',
+           'SWEEP_TABLES', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'eval_columns',
+           'run_row', 'mean_ci', 'arm_summary', 'sweep_results', 'plot_sweep', 'read_cached', 'cot_alone_lines',
+           'sweep_cot_alone', 'read_effects', 'check_damage', 'damage_tag', 'run_effects', 'paired_seeds',
+           'sweep_fragility', 'fragility_2x2', 'fragility_grid', 'publish_sweep']
 
 # %% ../nbs/18_sweep.ipynb #c48cab19
 ARMS = dict(markovian='', non_markovian='markovian=False', no_reward='reward.weight=0', ppo='algorithm=ppo_value',
@@ -61,7 +62,7 @@ def run_state(cfg:RunConfig)->str:
     if not log: return 'new'
     final = {l['protocol'] for l in log if l.get('eval') and l.get('split') == 'test' and l['step'] == cfg.optim.steps}
     saved = cfg.optim.steps in list_checkpoints(cfg.log.run_dir)   # written after the last evaluation
-    return 'done' if final == {'sampled', 'greedy'} and saved else 'started'
+    return 'done' if final >= set(cfg.log.eval_protocols) and saved else 'started'
 
 def check_mixing(runs:list[SweepRun]):
     "Refuse a grid whose run directories hold runs of another config (only resumable fields may differ)."
@@ -76,12 +77,16 @@ def check_mixing(runs:list[SweepRun]):
                           f'({there!r} there, {here!r} in the grid); choose another sweep_dir')
 
 # %% ../nbs/18_sweep.ipynb #3c4b2e3c
-def run_sweep(runs:list[SweepRun], progress='text', log=print)->list[str]:
+def run_sweep(runs:list[SweepRun], progress='text', log=print,
+              hours:float|None=None)->list[str]: # start no run after this many hours (the one running finishes)
     "Run the grid one run after another, skipping done runs and resuming started ones; return each run's state before."
     from markovian.train import Trainer
     check_mixing(runs)
-    before = [run_state(r.cfg) for r in runs]
+    before, t0 = [run_state(r.cfg) for r in runs], time.time()
     for i, (r, st) in enumerate(zip(runs, before)):
+        if st != 'done' and hours is not None and time.time() - t0 >= hours * 3600:
+            log(f'[{i + 1}/{len(runs)}] stopped: {hours} h are up; {sum(s != "done" for s in before[i:])} run(s) remain, '
+                'and the same command continues them'); break
         log(f'[{i + 1}/{len(runs)}] {r.arm} seed {r.seed}: {"skipped (done)" if st == "done" else st}')
         if st != 'done': Trainer(r.cfg, resume=st == 'started').fit(progress)
     return before
@@ -173,9 +178,9 @@ def read_cached(f:Path, read):
         raise ValueError(f'{f}: damaged ({type(e).__name__}); delete it and run again to recompute it') from None
 
 def cot_alone_lines(r:SweepRun, split:str='test',
-                    protocols:tuple=('sampled', 'greedy'))->list[dict]: # for other arms: the protocols to evaluate
+                    protocols:tuple|None=None)->list[dict]: # for other arms: the protocols to evaluate (None: the run's own)
     "Evaluation lines of a finished run (base and last step) with the question hidden; computed once for other arms."
-    n, rd = r.cfg.optim.steps, Path(r.cfg.log.run_dir)
+    n, rd, protocols = r.cfg.optim.steps, Path(r.cfg.log.run_dir), protocols or r.cfg.log.eval_protocols
     if r.cfg.reward.markovian: return read_log(rd / 'log.jsonl')
     f = rd / f'cot-alone-{split}.json'
     if not f.exists():
@@ -190,7 +195,7 @@ def cot_alone_lines(r:SweepRun, split:str='test',
 
 ALONE = ['alone_base_sampled_acc', 'alone_sampled_acc', 'alone_greedy_acc', 'alone_base_sampled_lnp', 'alone_sampled_lnp']
 
-def sweep_cot_alone(runs:list[SweepRun], split:str='test', protocols:tuple=('sampled', 'greedy'),
+def sweep_cot_alone(runs:list[SweepRun], split:str='test', protocols:tuple|None=None,
                     out_dir:str|Path|None=None)->tuple[pd.DataFrame, pd.DataFrame]:
     "Per finished run and per arm (mean [lo, hi] over seeds): held-out figures of the CoT alone."
     done = [r for r in runs if run_state(r.cfg) == 'done']
@@ -205,6 +210,7 @@ def sweep_cot_alone(runs:list[SweepRun], split:str='test', protocols:tuple=('sam
 
 # %% ../nbs/18_sweep.ipynb #f7a90002
 SCORINGS = ('markovian', 'non_markovian')
+PERTURBATION_KINDS = ('delete', 'truncate_front', 'truncate_back', 'digit_replace', 'token_replace')   # `evaluate.PERTURBATIONS`, without torch
 EFFECT_COLUMNS = {'kind', 'severity', 'lnp', 'accuracy', 'lnp_drop', 'acc_drop'}
 
 def read_effects(f:Path)->pd.DataFrame:
@@ -213,41 +219,63 @@ def read_effects(f:Path)->pd.DataFrame:
     if df.empty or not EFFECT_COLUMNS <= set(df.columns): raise ValueError(f'missing rows or columns {EFFECT_COLUMNS - set(df.columns)}')
     return df
 
+DAMAGE_KEYS = {'kinds', 'severities', 'answers'}   # `perturbation_effects`' arguments a sweep may set
+
+def check_damage(damage:dict|None)->dict:
+    "A sweep's damaged-CoT grid, checked before any model loads: known keys and kinds, severities in [0, 1] with 0 among them."
+    d = dict(damage or {})
+    if set(d) - DAMAGE_KEYS: raise ConfigError(f'damage: unknown key {sorted(set(d) - DAMAGE_KEYS)[0]!r} (known: {", ".join(sorted(DAMAGE_KEYS))})')
+    bad = [k for k in d.get('kinds', ()) if k not in PERTURBATION_KINDS]
+    if bad: raise ConfigError(f'damage.kinds: {bad[0]!r} is not one of {", ".join(PERTURBATION_KINDS)}')
+    sev = [float(x) for x in d.get('severities', (0.0,))]
+    if 0.0 not in sev or not all(0 <= x <= 1 for x in sev): raise ConfigError(f'damage.severities: {sev} must lie in [0, 1] and hold 0')
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+def damage_tag(damage:dict)->str:
+    "'' for the default grid, else a short fingerprint, so tables of different grids are kept apart."
+    return '-' + hashlib.sha1(json.dumps(damage, sort_keys=True).encode()).hexdigest()[:8] if damage else ''
+
 def run_effects(r:SweepRun, split:str='test', progress:bool=False,
                 at:str='final', # 'final': the last checkpoint; 'base': the untrained model (step 0)
-                scoring:str='own')->pd.DataFrame: # 'own' (the run's protocol), 'markovian' or 'non_markovian'
+                scoring:str='own', # 'own' (the run's protocol), 'markovian' or 'non_markovian'
+                damage:dict|None=None)->pd.DataFrame: # kinds, severities, answers for `perturbation_effects` (`check_damage`)
     "Perturbation effects of a finished run's final checkpoint (or base model) under a scoring, kept in its run directory."
     if at not in ('final', 'base'): raise ValueError(f"at: {at!r} is neither 'final' nor 'base'")
     if scoring not in ('own',) + SCORINGS: raise ValueError(f"scoring: {scoring!r} is not 'own', 'markovian' or 'non_markovian'")
     scoring = ('markovian' if r.cfg.reward.markovian else 'non_markovian') if scoring == 'own' else scoring
-    f = Path(r.cfg.log.run_dir) / f'effects-{at}-{scoring}-{split}.csv'
+    damage = check_damage(damage)
+    f = Path(r.cfg.log.run_dir) / f'effects-{at}-{scoring}-{split}{damage_tag(damage)}.csv'
     if f.exists(): return read_cached(f, read_effects)
     from markovian.evaluate import RunModel, perturbation_effects
     pol = RunModel(r.cfg.log.run_dir, markovian=scoring == 'markovian')
-    eff = perturbation_effects(pol.load(r.cfg.optim.steps if at == 'final' else 0), split, progress=progress)
+    eff = perturbation_effects(pol.load(r.cfg.optim.steps if at == 'final' else 0), split, progress=progress, **damage)
     tmp = f.with_suffix('.tmp')
     eff.to_csv(tmp, index=False); tmp.replace(f)   # atomic: a killed analysis leaves no half-written table
     return eff
 
 # %% ../nbs/18_sweep.ipynb #f7a90003
-def paired_seeds(runs:list[SweepRun], arms:tuple[str, str])->list[int]:
+def paired_seeds(runs:list[SweepRun], arms:tuple[str, str],
+                 pairs:int|None=None)->list[int]: # at most this many: the grid's first seeds (None: all)
     "Seeds that every arm in `arms` has finished (an arm the sweep lacks is an error)."
     have = {r.arm for r in runs}
     for a in arms:
         if a not in have: raise ConfigError(f'fragility: arm {a!r} is not in the sweep (arms: {", ".join(sorted(have))})')
     done = {(r.arm, r.seed) for r in runs if run_state(r.cfg) == 'done'}
-    return sorted({r.seed for r in runs if all((a, r.seed) in done for a in arms)})
+    grid = list(dict.fromkeys(r.seed for r in runs))[:pairs]
+    return sorted({s for s in grid if all((a, s) in done for a in arms)})
 
 def sweep_fragility(runs:list[SweepRun], arms:tuple[str, str]=('markovian', 'non_markovian'), # (Markovian, other)
                     split:str='test', value:str='lnp_drop', # or 'acc_drop'
                     out_dir:str|Path|None=None, progress:bool=False,
-                    at:str='final')->tuple[pd.DataFrame, pd.DataFrame]: # 'base': the control, both arms untrained
+                    at:str='final', # 'base': the control, both arms untrained
+                    damage:dict|None=None, # the damaged-CoT grid (`check_damage`)
+                    pairs:int|None=None)->tuple[pd.DataFrame, pd.DataFrame]: # only the grid's first `pairs` seeds
     "Per seed, drop(first arm) − drop(second) per perturbation and severity; per cell its mean [lo, hi] over seeds."
     from markovian.evaluate import fragility_table
     by = {(r.arm, r.seed): r for r in runs}
     per_seed = []
-    for s in paired_seeds(runs, arms):
-        t = fragility_table(*[run_effects(by[a, s], split, progress, at) for a in arms], value)
+    for s in paired_seeds(runs, arms, pairs):
+        t = fragility_table(*[run_effects(by[a, s], split, progress, at, damage=damage) for a in arms], value)
         long = t.reset_index().melt(id_vars='severity', var_name='kind', value_name='delta')
         per_seed.append(long[long.severity > 0].assign(seed=s))
     if not per_seed: return pd.DataFrame(), pd.DataFrame()
@@ -275,11 +303,13 @@ def _arm_scorings(runs:list[SweepRun], arms:tuple[str, str]):
     return by
 
 def fragility_2x2(runs:list[SweepRun], arms:tuple[str, str]=('markovian', 'non_markovian'), split:str='test',
-                  out_dir:str|Path|None=None, progress:bool=False)->tuple[pd.DataFrame, pd.DataFrame]:
+                  out_dir:str|Path|None=None, progress:bool=False,
+                  damage:dict|None=None, # the damaged-CoT grid (`check_damage`)
+                  pairs:int|None=None)->tuple[pd.DataFrame, pd.DataFrame]: # only the grid's first `pairs` seeds
     "Per seed pair and cell, the four drops (each arm's CoTs × each scoring), ΔlnP and its two terms; their mean [lo, hi]."
     by, rows = _arm_scorings(runs, arms), []
-    for s in paired_seeds(runs, arms):
-        d = {(a, sc): run_effects(by[a, s], split, progress, 'final', sc).set_index(['severity', 'kind'])['lnp_drop']
+    for s in paired_seeds(runs, arms, pairs):
+        d = {(a, sc): run_effects(by[a, s], split, progress, 'final', sc, damage).set_index(['severity', 'kind'])['lnp_drop']
              for a in arms for sc in SCORINGS}
         (mm, mn), (nm, nn) = [(d[a, 'markovian'], d[a, 'non_markovian']) for a in arms]
         t = pd.DataFrame(dict(drop_m_hidden=mm, drop_m_view=mn, drop_nm_hidden=nm, drop_nm_view=nn,

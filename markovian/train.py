@@ -253,13 +253,15 @@ def evaluate(self:Trainer, split:str='test', greedy_cot:bool=False, step:int=0)-
 
 @patch
 def run_evals(self:Trainer, step:int, final:bool=False):
-    "Evaluation lines for `step`, both protocols: validation and test before the first step and after the last, validation between."
+    "Evaluation lines for `step`, in the run's protocols: validation at every evaluation (unless off), test at the first and last step."
     if self.rank != 0: return
-    for split in ['validation', 'test'] if step == 0 or final else ['validation']:
-        for greedy in (False, True):
+    protocols = self.cfg.log.eval_protocols
+    splits = ['validation'] * self.cfg.log.eval_validation + ['test'] * (step == 0 or final)
+    for split in splits:
+        for greedy in (p == 'greedy' for p in protocols):
             line = self.evaluate(split, greedy, step)
             self.log(line)
-            if not greedy: self.last_accuracy = line['accuracy']
+            if not greedy or 'sampled' not in protocols: self.last_accuracy = line['accuracy']
 
 # %% ../nbs/11_train.ipynb #88f7f893
 @patch
