@@ -5,7 +5,7 @@
 # %% ../nbs/04_sampling.ipynb #fd3475bc
 from __future__ import annotations
 import hashlib, os, warnings, weakref
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from collections import OrderedDict
 from pathlib import Path
 import torch, torch.nn.functional as F
@@ -14,9 +14,10 @@ from peft.tuners.lora import LoraLayer
 from .lm import pad_batch, unwrap
 
 # %% auto #0
-__all__ = ['CACHE_BUCKET', 'STATIC_KEPT', 'hash_seed', 'uniforms', 'sample_categorical', 'eos_ids', 'trim_at_eos', 'strip_eos',
-           'prompt_states', 'forward_last', 'static_cache', 'compiled_forward', 'sdpa_attention', 'decoding_loop',
-           'decode', 'sample_tokens', 'RefRows', 'model_fingerprint', 'RefCache', 'sample_with_reference']
+__all__ = ['CACHE_BUCKET', 'ROW_BUCKET', 'STATIC_KEPT', 'hash_seed', 'uniforms', 'sample_categorical', 'eos_ids', 'trim_at_eos',
+           'strip_eos', 'prompt_states', 'forward_last', 'pad_rows', 'static_cache', 'compiled_forward',
+           'sdpa_attention', 'decoding_loop', 'decode', 'sample_tokens', 'RefRows', 'model_fingerprint', 'RefCache',
+           'sample_with_reference']
 
 # %% ../nbs/04_sampling.ipynb #a3441374
 def hash_seed(*parts)->int:
@@ -73,20 +74,27 @@ def forward_last(m, ids:torch.Tensor, mask:torch.Tensor, pos:torch.Tensor, cache
                         use_cache=True).last_hidden_state[:, -1]
 
 CACHE_BUCKET = 64   # a static cache's length is a multiple of this: one compiled shape serves many prompt lengths
+ROW_BUCKET = 8      # and its rows: a step whose CoT′ rows come from the cache decodes fewer rows, in the same graph
+
+def pad_rows(x:torch.Tensor, n:int, value=0)->torch.Tensor:
+    "`x` with rows of `value` appended up to `n` rows."
+    return torch.cat([x, x.new_full((n - len(x),) + tuple(x.shape[1:]), value)]) if n > len(x) else x
 
 _STATIC = weakref.WeakKeyDictionary()   # model → its static caches by (rows, positions, dtype), most recent last
 STATIC_KEPT = 4                          # shapes kept per model (a run decodes a few: training, each evaluation size)
 
-def static_cache(m, cache:DynamicCache, max_len:int)->StaticCache:
+def static_cache(m, cache:DynamicCache, max_len:int,
+                 rows:int|None=None)->StaticCache: # pad the batch to this many rows (their keys and values zero)
     "The model's `StaticCache` for this shape holding the prefilled `cache`: made once, then reset and refilled in place."
     k = cache.layers[0].keys
-    caches, key = _STATIC.setdefault(m, OrderedDict()), (k.shape[0], max_len, k.dtype)
+    rows = rows or k.shape[0]
+    caches, key = _STATIC.setdefault(m, OrderedDict()), (rows, max_len, k.dtype)
     sc = caches.pop(key, None)
     if sc is None: sc = StaticCache(config=m.config, max_cache_len=max_len)
     else: sc.reset()     # same buffers: a compiled decoder's (CUDA) graphs keep their addresses
     caches[key] = sc
     while len(caches) > STATIC_KEPT: caches.popitem(last=False)
-    for layer, src in zip(sc.layers, cache.layers): layer.update(src.keys, src.values)
+    for layer, src in zip(sc.layers, cache.layers): layer.update(pad_rows(src.keys, rows), pad_rows(src.values, rows))
     return sc
 
 # %% ../nbs/04_sampling.ipynb #2635aa6d
@@ -110,19 +118,21 @@ def sdpa_attention(m):
 
 def decoding_loop(m, cache, mask:torch.Tensor, max_new:int, decoder:str):
     "`decoder`'s forward step `(ids, n, pos) -> h` over `cache` and its mask buffer; eager where no static cache can be made."
-    L = mask.shape[1]
-    M = -(-(L + max_new) // CACHE_BUCKET) * CACHE_BUCKET
+    (B, L), bucket = mask.shape, lambda n, b: -(-n // b) * b
+    M, R = bucket(L + max_new, CACHE_BUCKET), bucket(B, ROW_BUCKET)
     if decoder != 'eager':
-        try: cache = static_cache(m, cache, M)
+        try: cache = static_cache(m, cache, M, R)
         except Exception as e:    # a model whose cache layers cannot be pre-allocated
             warnings.warn(f'sampling.decoder: {decoder!r} needs a static KV cache, which {type(m).__name__} does not '
                           f'support ({type(e).__name__}: {e}); decoding with the eager loop')
             decoder = 'eager'
-    buf = torch.cat([mask, mask.new_zeros(len(mask), M - L)], 1)
+    if decoder == 'eager': R = B
+    buf = torch.cat([pad_rows(mask, R, 1), mask.new_zeros(R, M - L)], 1)   # padding rows see their own zero keys
     fwd = compiled_forward(m.device.type) if decoder == 'compiled' else forward_last
     def step(ids, n, pos):
-        if decoder != 'compiled': return fwd(m, ids, buf[:, :n] if decoder == 'eager' else buf, pos, cache)
-        with sdpa_attention(m): return fwd(m, ids, buf, pos, cache)
+        if decoder == 'eager': return fwd(m, ids, buf[:, :n], pos, cache)
+        ids, pos = pad_rows(ids, R), pad_rows(pos, R)
+        with sdpa_attention(m) if decoder == 'compiled' else nullcontext(): return fwd(m, ids, buf, pos, cache)[:B]
     return step, buf
 
 # %% ../nbs/04_sampling.ipynb #598eab15
