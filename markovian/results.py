@@ -13,8 +13,8 @@ from .data import normalize_number
 
 # %% auto #0
 __all__ = ['MAIN', 'ArtefactError', 'project_root', 'artefact', 'read_json_artefact', 'read_jsonl_artefact', 'check_config',
-           'pct_ci', 'num_ci', 'md_table', 'final_evals', 'best_constant', 'headline_table', 'commands_section',
-           'main_job_section']
+           'pct_ci', 'num_ci', 'md_table', 'over_seeds', 'final_evals', 'best_constant', 'headline_table',
+           'commands_section', 'main_job_section']
 
 # %% ../nbs/20_results.ipynb #3626f40a
 class ArtefactError(ValueError):
@@ -75,6 +75,15 @@ def num_ci(x:float, ci, digits:int=2)->str:
 def md_table(df:pd.DataFrame)->str:
     "A DataFrame as a markdown table (no index), for pages and the README."
     return df.to_markdown(index=False)
+
+# %% ../nbs/20_results.ipynb #5066bf61
+def over_seeds(x, # one value per seed (NaNs dropped)
+               fmt=num_ci)->str: # `num_ci` or `pct_ci`
+    "Mean over seeds with its 95 % t-interval as text; the bare mean with fewer than two values, '—' with none."
+    from .sweep import mean_ci
+    m, lo, hi = mean_ci(list(x))
+    if not np.isfinite(m): return '—'
+    return fmt(m, (lo, hi)) if np.isfinite(lo) else fmt(m, (m, m)).split(' [')[0]
 
 # %% ../nbs/20_results.ipynb #e7491a31
 def final_evals(log:list[dict], split:str='test')->dict:

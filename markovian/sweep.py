@@ -16,9 +16,9 @@ from .rundir import read_json, write_json, read_log, RESUMABLE, list_checkpoints
 # %% auto #0
 __all__ = ['ARMS', 'CONTROLS', 'METRICS', 'ALONE', 'SCORINGS', 'PERTURBATION_KINDS', 'EFFECT_COLUMNS', 'DAMAGE_KEYS', 'TERMS',
            'SWEEP_TABLES', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'eval_columns',
-           'run_row', 'mean_ci', 'arm_summary', 'sweep_results', 'plot_sweep', 'read_cached', 'cot_alone_lines',
-           'sweep_cot_alone', 'read_effects', 'check_damage', 'damage_tag', 'run_effects', 'paired_seeds',
-           'sweep_fragility', 'fragility_2x2', 'fragility_grid', 'publish_sweep']
+           'mean_ci', 'run_minutes', 'run_row', 'arm_summary', 'sweep_results', 'plot_sweep', 'read_cached',
+           'cot_alone_lines', 'sweep_cot_alone', 'read_effects', 'check_damage', 'damage_tag', 'run_effects',
+           'paired_seeds', 'sweep_fragility', 'fragility_2x2', 'fragility_grid', 'publish_sweep']
 
 # %% ../nbs/18_sweep.ipynb #c48cab19
 ARMS = dict(markovian='', non_markovian='markovian=False', no_reward='reward.weight=0', ppo='algorithm=ppo_value',
@@ -111,13 +111,6 @@ def eval_columns(lines:list[dict], steps:int, split:str='test', prefix:str='')->
         out |= {f'{prefix}{proto}_{k}': c.get(v) for k, v in CONTROLS.items()}
     return out
 
-def run_row(r:SweepRun)->dict:
-    "The summary of one run: base and final test accuracy and ln π for both protocols, copy rate, wall time."
-    log = read_log(Path(r.cfg.log.run_dir) / 'log.jsonl')
-    row = dict(arm=r.arm, seed=r.seed, state=run_state(r.cfg), run_dir=r.cfg.log.run_dir)
-    if not log: return row
-    return row | eval_columns(log, r.cfg.optim.steps) | dict(wall_min=(log[-1]['time'] - log[0]['time']) / 60)
-
 def mean_ci(x, level:float=0.95)->tuple[float, float, float]:
     "Mean and Student-t interval of `x` (NaNs dropped); the interval is NaN for fewer than two values."
     x = np.asarray([v for v in x if v is not None and np.isfinite(v)], dtype=float)
@@ -126,6 +119,21 @@ def mean_ci(x, level:float=0.95)->tuple[float, float, float]:
     if len(x) < 2: return m, np.nan, np.nan
     h = stats.t.ppf((1 + level) / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
     return m, m - h, m + h
+
+# %% ../nbs/18_sweep.ipynb #216a5523
+def run_minutes(run_dir:Path, log:list[dict])->float:
+    "Minutes a run computed: the sum of its sessions' wall times (provenance), not the clock between its first and last line."
+    p = Path(run_dir) / 'provenance.json'
+    sessions = read_json(p).get('sessions', []) if p.exists() else []
+    if sessions: return sum(s['wall_min'] for s in sessions)
+    return (log[-1]['time'] - log[0]['time']) / 60 if log else np.nan
+
+def run_row(r:SweepRun)->dict:
+    "The summary of one run: base and final test accuracy and ln π for both protocols, copy rate, wall time."
+    log = read_log(Path(r.cfg.log.run_dir) / 'log.jsonl')
+    row = dict(arm=r.arm, seed=r.seed, state=run_state(r.cfg), run_dir=r.cfg.log.run_dir)
+    if not log: return row
+    return row | eval_columns(log, r.cfg.optim.steps) | dict(wall_min=run_minutes(r.cfg.log.run_dir, log))
 
 # %% ../nbs/18_sweep.ipynb #168afc11
 METRICS = ['sampled_acc', 'greedy_acc', 'sampled_lnp', 'base_sampled_acc', 'sampled_copy', 'sampled_acc_shuffled',
@@ -336,7 +344,7 @@ SWEEP_TABLES = ('runs.csv', 'summary.csv', 'results.json', 'cot-alone-test.csv',
                 'fragility-2x2-test.csv', 'fragility-2x2-seeds-test.csv')
 
 def publish_sweep(runs:list[SweepRun], sweep_dir, dest, command:str):
-    "Copy a sweep's tables, each run's evaluation lines (no examples), config and provenance, and `command`, into `dest`."
+    "Copy a sweep's tables, each run's evaluation lines (no examples, CoT-alone ones too), config, provenance and `command`, into `dest`."
     sweep_dir, dest = Path(sweep_dir), Path(dest)
     (dest / 'runs').mkdir(parents=True, exist_ok=True)
     for f in SWEEP_TABLES:
@@ -348,5 +356,6 @@ def publish_sweep(runs:list[SweepRun], sweep_dir, dest, command:str):
         evals = [{k: v for k, v in l.items() if k != 'examples'} for l in read_log(rd / 'log.jsonl') if l.get('eval')]
         (dest / 'runs' / f'{name}.evals.jsonl').write_text(''.join(json.dumps(l) + '\n' for l in evals))
         shutil.copyfile(rd / 'config.json', dest / 'runs' / f'{name}.config.json')
+        for f in rd.glob('cot-alone-*.json'): shutil.copyfile(f, dest / 'runs' / f'{name}.{f.name}')   # other arms' CoTs, question hidden
         sessions[name] = read_json(rd / 'provenance.json')['sessions'] if (rd / 'provenance.json').exists() else []
     write_json(dest / 'provenance.json', dict(command=command, runs=sessions))
