@@ -6,11 +6,13 @@ On a GPU machine (no weights or network needed):  python bench/gpu_step.py [--va
 A CPU dry run of every code path on tiny models of the same architectures:  python bench/gpu_step.py --tiny --device cpu
 Each variant runs in its own process (a clean peak-memory count): two training steps, each timed with its phase split
 (sampling, scoring, update) and the peak GPU memory after it; a bf16 matmul peak is measured first (not with --tiny).
+A `+ddp` variant runs under `torchrun --nproc_per_node 2` (NCCL on two GPUs, gloo on a CPU): the same step with the
+global batch split over two ranks and the gradients all-reduced; it is in the default list where two GPUs are visible.
 The vocabulary is the real model's (32,000 / 128,256); token ids come from the tokenizer at hand (SmolLM2's, 49,152
 ids, which fit inside Llama's vocabulary; for Mistral the embedding is enlarged to 49,152). 4-bit variants quantise the
 random weights with bitsandbytes' NF4 (double quantisation) and need CUDA; on a CPU they are reported as skipped.
 """
-import argparse, json, platform, subprocess, sys, tempfile, time, traceback
+import argparse, json, os, platform, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 import torch
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])]
@@ -20,6 +22,12 @@ from markovian.memory import SHAPES, predict_run   # the presets' real widths, s
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
             head_dim=16)
 VARIANTS = ['mistral', 'mistral+ckpt', 'mistral+ckpt+compiled', 'mistral+ckpt+4bit', 'llama+ckpt', 'llama+ckpt+4bit', 'llama+4bit']
+TWO_RANKS = ['mistral+ckpt+ddp']   # in the default list where two GPUs are visible
+
+def rank_of_device(device:str)->str:
+    "Under torchrun each rank takes its own GPU (`cuda:LOCAL_RANK`); a CPU stays a CPU."
+    local = int(os.environ.get('LOCAL_RANK', '0'))
+    return f'cuda:{local}' if device == 'cuda' and 'LOCAL_RANK' in os.environ else device
 
 def build(preset:str, tok, tiny:bool, device:str, attn:str):
     "A randomly initialised bf16 model of the preset's real shapes (tiny on CPU: fp32), built directly on `device`."
@@ -56,19 +64,22 @@ def run_variant(name:str, a)->dict:
     from markovian.models import pick_attn, load_tokenizer
     from markovian.train import Trainer
     preset, opts = name.split('+')[0], set(name.split('+')[1:])
-    cuda, res = a.device.startswith('cuda'), dict(variant=name)
+    device = rank_of_device(a.device)
+    cuda, res = device.startswith('cuda'), dict(variant=name)
     if '4bit' in opts and not cuda: return res | dict(skipped='4-bit base weights need CUDA and bitsandbytes')
     tok = load_tokenizer(a.tok) if a.tok else load_tokenizer('embedded:smollm2')
     short = dict(cot_length=16, answer_length=8) if a.tiny else {}
     run = make_config(preset, run_dir=tempfile.mkdtemp() + '/r', log_samples=False, gradient_checkpointing='ckpt' in opts,
                       quantization='4bit' if '4bit' in opts else 'none', decoder='compiled' if 'compiled' in opts else 'eager',
                       verify_every=0, path='data/gsm8k', **short)
-    attn = pick_attn(run.model, a.device)
+    attn = pick_attn(run.model, device)
     t = time.perf_counter()
-    m = build(preset, tok, a.tiny, a.device, attn)
-    if '4bit' in opts: m = quantize_4bit(m, a.device)
+    m = build(preset, tok, a.tiny, device, attn)
+    if '4bit' in opts: m = quantize_4bit(m, device)
     res |= dict(attn=attn, build_s=time.perf_counter() - t, params_b=sum(p.numel() for p in m.parameters()) / 1e9)
-    tr = Trainer(run, model=m, tok=tok, device=a.device)
+    tr = Trainer(run, model=m, tok=tok, device=device)
+    res['world'] = tr.world
+    if 'ddp' in opts and tr.world != 2: raise RuntimeError(f'+ddp runs under torchrun with 2 ranks, got world size {tr.world}')
     s = run.sampling
     res['shape'] = dict(questions=run.optim.questions_per_step, group=s.group_size, cot=s.cot_length,
                         answer=s.answer_length, grad_accum=run.optim.grad_accum, optimizer=type(tr.opt).__name__)
@@ -78,7 +89,7 @@ def run_variant(name:str, a)->dict:
     res['steps'] = []
     for step in (1, 2):
         if cuda: torch.cuda.reset_peak_memory_stats()
-        sync(a.device); t = time.perf_counter(); mt = tr.step(step)['metrics']; sync(a.device)
+        sync(device); t = time.perf_counter(); mt = tr.step(step)['metrics']; sync(device)
         row = dict(step_s=time.perf_counter() - t, sample_s=mt['time_generate'], score_s=mt['time_score'],
                    update_s=mt['time_update'], sampled_tokens_per_s=mt['tokens_per_s'], cot_tokens=mt['cot_tokens'])
         if cuda: row['peak_mem_gb'] = torch.cuda.max_memory_allocated() / 2**30
@@ -101,7 +112,8 @@ def table(results:list[dict]):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--variants', default=','.join(VARIANTS), help='comma-separated preset[+ckpt][+4bit]')
+    two = torch.cuda.is_available() and torch.cuda.device_count() >= 2
+    ap.add_argument('--variants', default=','.join(VARIANTS + TWO_RANKS * two), help='comma-separated preset[+ckpt][+4bit][+compiled][+ddp]')
     ap.add_argument('--tok', default='', help='tokenizer folder (default: the embedded SmolLM2 tokenizer)')
     ap.add_argument('--device', default='cuda'); ap.add_argument('--tiny', action='store_true')
     ap.add_argument('--one', help=argparse.SUPPRESS); ap.add_argument('--out', default='bench/results/gpu-step.json')
@@ -109,14 +121,15 @@ def main():
     if a.one:                                   # a child process: one variant, its result as JSON on the last line
         try: r = run_variant(a.one, a)
         except Exception: r = dict(variant=a.one, error=traceback.format_exc())
-        print(json.dumps(r))
+        if os.environ.get('RANK', '0') == '0': print(json.dumps(r), flush=True)   # rank 0 speaks for both ranks
         return
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
     res = dict(date=time.strftime('%Y-%m-%d'), commit=commit, torch=torch.__version__, host=platform.node(),
                device=torch.cuda.get_device_name() if a.device.startswith('cuda') else platform.processor() or 'cpu',
                tiny=a.tiny, bf16_peak_tflops=None if a.tiny else matmul_peak(a.device) / 1e12, variants=[])
     for v in a.variants.split(','):
-        cmd = [sys.executable, __file__, '--one', v, '--device', a.device, '--tok', a.tok] + ['--tiny'] * a.tiny
+        launch = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2'] if '+ddp' in v else [sys.executable]
+        cmd = launch + [__file__, '--one', v, '--device', a.device, '--tok', a.tok] + ['--tiny'] * a.tiny
         p = subprocess.run(cmd, capture_output=True, text=True)
         try: r = json.loads(p.stdout.strip().splitlines()[-1])
         except (json.JSONDecodeError, IndexError): r = dict(variant=v, error=(p.stderr or p.stdout)[-3000:] or 'no output')
