@@ -16,7 +16,6 @@ def parse_args(argv=None):
 
 if __name__ == '__main__': ARGS = parse_args()   # --help answers here, before torch is imported
 
-import torch
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 from markovian.config import make_config
 from markovian.models import load_model, add_lora

@@ -20,7 +20,6 @@ def parse_args(argv=None):
 def main(args):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from markovian.memory import predict, VARIANTS, SHAPES, GiB
-    from markovian.config import ConfigError
     from markovian.models import load_tokenizer
     from markovian.runtime import machine_facts, code_commit
     for p in args.presets:

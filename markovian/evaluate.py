@@ -11,7 +11,6 @@ import numpy as np, pandas as pd, torch
 from fastcore.script import call_parse, bool_arg, Param
 from tqdm.auto import tqdm
 from .config import Model, from_json, override, ConfigError
-from .data import get_batch, eval_records
 from .models import load_model, add_lora, lora_compute
 from .reward import cot_ids, answer_ids, score_answers, markovian_reward
 from .sampling import eos_ids, strip_eos, hash_seed

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, time
 from pathlib import Path
 import numpy as np, torch
-from .config import make_config, override
+from .config import make_config
 from .data import eval_records, cluster_of
 from .heldout import predict_answers, gold_answer, accuracy_ci
 from .sampling import eos_ids

@@ -8,7 +8,7 @@ import hashlib, importlib.util, json, os, shutil
 from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from peft import LoraConfig, get_peft_model, PeftModel, prepare_model_for_kbit_training
 from peft.helpers import disable_input_dtype_casting
 from transformers.modeling_layers import GradientCheckpointingLayer

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 import numpy as np, pandas as pd
 from scipy import stats
-from .config import RunConfig, ConfigError, config_from_params, from_json, parse_assignments
+from .config import RunConfig, ConfigError, config_from_params, from_json
 from .config import flat_config, config_diff
 from .rundir import read_json, write_json, read_log, RESUMABLE, list_checkpoints
 
