@@ -64,8 +64,9 @@ def check_config(rel:str, # a committed config.json
 
 # %% ../nbs/20_results.ipynb #0300bae6
 def pct_ci(x:float, ci)->str:
-    "A share as a percentage with its interval: '86 % [78, 93]'."
-    return f'{100 * x:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]'
+    "A share as a percentage with its interval, clipped to [0, 100] (a t-interval over few seeds can overshoot): '86 % [78, 93]'."
+    lo, hi = max(ci[0], 0.0), min(ci[1], 1.0)
+    return f'{100 * x:.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]'
 
 def num_ci(x:float, ci, digits:int=2)->str:
     "A number with its interval: '−0.73 [−0.90, −0.58]' (true minus signs)."
