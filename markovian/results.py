@@ -81,7 +81,7 @@ def md_table(df:pd.DataFrame)->str:
 def over_seeds(x, # one value per seed (NaNs dropped)
                fmt=num_ci)->str: # `num_ci` or `pct_ci`
     "Mean over seeds with its 95 % t-interval as text; the bare mean with fewer than two values, '—' with none."
-    from .sweep import mean_ci
+    from markovian.sweep import mean_ci
     m, lo, hi = mean_ci(list(x))
     if not np.isfinite(m): return '—'
     return fmt(m, (lo, hi)) if np.isfinite(lo) else fmt(m, (m, m)).split(' [')[0]
