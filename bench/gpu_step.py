@@ -27,7 +27,7 @@ TWO_RANKS = ['mistral+ckpt+ddp']   # in the default list where two GPUs are visi
 def rank_of_device(device:str)->str:
     "Under torchrun each rank takes its own GPU (`cuda:LOCAL_RANK`); a CPU stays a CPU."
     local = int(os.environ.get('LOCAL_RANK', '0'))
-    return f'cuda:{local}' if device == 'cuda' and 'LOCAL_RANK' in os.environ else device
+    return f'cuda:{local}' if device.startswith('cuda') and 'LOCAL_RANK' in os.environ else device
 
 def build(preset:str, tok, tiny:bool, device:str, attn:str):
     "A randomly initialised bf16 model of the preset's real shapes (tiny on CPU: fp32), built directly on `device`."
