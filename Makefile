@@ -10,7 +10,7 @@ TRAIN_ARGS ?=
 # The default main job publishes its log, config and provenance to the committed artefact the result pages read.
 PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
-.PHONY: install train test readme results spelling direct computation-pilot computation-ei analysis sweep two-token text-experiment e2e speed gpu-check
+.PHONY: install train test readme results spelling direct computation-pilot computation-ei analysis sweep two-token text-experiment e2e speed speed-decode gpu-check
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -78,10 +78,12 @@ computation-ei: $(STAMP)
 	$(BIN)/python -m markovian.train $(COMPUTATION) --algorithm ei --run_dir runs/computation-ei --resume true
 	$(BIN)/python -c "from markovian.report import publish_run; publish_run('runs/computation-ei', 'data/results/computation/pilot-ei', 'make computation-ei')"
 
-# Analysis of the main job (and of a non-Markovian run, which this trains first if it is missing).
+# Is the main job's CoT load-bearing: its fragility against a non-Markovian run trained alike (trained first if it
+# is missing, resumable), with the fixed-scorer 2 × 2; the default run's tables go to data/results/analysis (page
+# nbs/results/load_bearing.ipynb).
 analysis: $(STAMP)
 	test -f runs/smollm2-nm/checkpoints/step-000070/manifest.json || $(BIN)/python -m markovian.train --markovian False --run_dir runs/smollm2-nm --resume true
-	$(BIN)/papermill nbs/analysis.ipynb runs/analysis.ipynb --cwd . -p run_dir $(RUN) -p nm_run_dir runs/smollm2-nm
+	$(BIN)/papermill nbs/analysis.ipynb runs/analysis.ipynb --cwd . --log-output -p run_dir $(RUN) -p nm_run_dir runs/smollm2-nm $(if $(filter runs/smollm2,$(RUN)),-p publish data/results/analysis)
 
 # A sweep of arms × seeds through the papermill sweep notebook (default: the paper's five arms × 3 seeds on the main
 # job's config); resumable: the same command skips finished runs. SWEEP_ARGS passes papermill parameters, e.g.
@@ -117,6 +119,12 @@ e2e: $(STAMP)
 speed: $(STAMP)
 	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
 	for i in 1 2; do $(BIN)/python bench/bench_step.py --out data/results/speed/step-run$$i.json || exit 1; done
+
+# Where the step's gap to its floor lies (one profiled step), and the decoding loops tried against it (eager without
+# the CoT′ cache, eager, static, compiled; each in its own process, twice); the speed page reads the files.
+speed-decode: $(STAMP)
+	$(BIN)/python bench/profile_step.py --out data/results/speed/profile.json
+	for i in 1 2; do $(BIN)/python bench/bench_decode.py --out data/results/speed/decode-run$$i.json || exit 1; done
 
 # On a GPU machine: every preset variant's training step on random weights of the real shapes (bf16, checkpointing,
 # 4-bit), its time and measured peak memory beside the CPU memory model's prediction for the same config.

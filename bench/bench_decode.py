@@ -71,6 +71,8 @@ def run_variant(name:str, steps:int)->dict:
 def main(a):
     if a.variant:   # a child process: one variant, JSON on the last line of stdout
         print(json.dumps(run_variant(a.variant, a.steps))); return
+    global STARTED, T0
+    STARTED, T0 = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), time.time()
     names = a.variants.split(',')
     bad = [n for n in names if n not in VARIANTS]
     if bad: sys.exit(f'--variants: unknown variant {bad[0]!r} (choose from {", ".join(VARIANTS)})')
@@ -88,9 +90,10 @@ def main(a):
         r['same_cots_as_base'], r['speedup_vs_base'] = same / total, base['step_s'] / r['step_s']
         print(f"{n:14} {r['step_s']:15.2f} {r['speedup_vs_base']:7.2f}x {r['ms_per_forward']:10.0f} {r['floor_ms']:8.0f} "
               f"{r['ms_per_forward'] / r['floor_ms']:7.2f} {r['compile_s']:9.1f} {same:4d}/{total:<4d} {r['peak_rss_gb']:11.2f}")
+    from markovian.runtime import machine_facts, code_commit
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    out = dict(date=time.strftime('%Y-%m-%d %H:%M'), machine=platform.platform(), processor=platform.processor(),
-               threads=torch.get_num_threads(), steps=a.steps,
+    out = dict(date=time.strftime('%Y-%m-%d %H:%M'), started=STARTED, commit=code_commit(), machine=machine_facts(),
+               platform=platform.platform(), threads=torch.get_num_threads(), steps=a.steps, wall_s=round(time.time() - T0, 1),
                variants={n: {k: v for k, v in r.items() if k != 'cots'} for n, r in res.items()})
     Path(a.out).write_text(json.dumps(out, indent=2))
 

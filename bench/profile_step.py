@@ -11,6 +11,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--out', default='bench/results/profile-cpu.json'); ap.add_argument('--top', type=int, default=12)
     a = ap.parse_args()   # --help answers before torch is imported
+    started = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     import torch
     from torch.profiler import profile, ProfilerActivity
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +30,9 @@ def main():
     print(f"{'operator':45} {'self s':>7} {'share':>6} {'calls':>7}")
     for r in rows: print(f"{r['op'][:45]:45} {r['self_s']:7.2f} {r['self_s'] / total:6.1%} {r['calls']:7d}")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(dict(date=time.strftime('%Y-%m-%d'), machine=platform.platform(), threads=torch.get_num_threads(),
+    from markovian.runtime import machine_facts, code_commit
+    Path(a.out).write_text(json.dumps(dict(date=time.strftime('%Y-%m-%d'), started=started, commit=code_commit(), machine=machine_facts(),
+                                           platform=platform.platform(), threads=torch.get_num_threads(), dtype=str(next(tr.model.parameters()).dtype),
                                            wall_s=wall, op_self_total_s=total, phases=phases, top_ops=rows), indent=2))
 
 if __name__ == '__main__': main()

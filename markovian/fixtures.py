@@ -11,8 +11,8 @@ import markovian
 
 # %% auto #0
 __all__ = ['TINY_RUN', 'COMMAND_STARTS', 'cache_root', 'code_key', 'cached', 'tiny_model_path', 'tiny_run', 'documented_text',
-           'readme_commands', 'command_rules', 'command_plan', 'scratch_checkout', 'command_halves', 'run_command',
-           'first_error', 'run_commands']
+           'readme_commands', 'command_rules', 'command_plan', 'scratch_checkout', 'command_halves', 'command_line',
+           'run_command', 'first_error', 'run_commands']
 
 # %% ../nbs/19_fixtures.ipynb #d1afa460
 def cache_root()->Path:
@@ -120,7 +120,7 @@ def command_rules(tiny:Path, # the tiny model's folder
         (r'^(\.venv/bin/)?python -m markovian\.evaluate ', ('run', '--eval_size 2')),
         (r'^make train$', ('run', f'TRAIN_ARGS="{pm}" FIGURES={work}/figures STAMP=.venv/bin/python')),  # installed
         (r'^python bench/\w+\.py$', ('run', '--help')),
-        (r'^make (analysis|e2e|sweep|results|spelling|direct|test-timing|speed|gpu-check|computation-pilot|computation-ei|two-token|text-experiment)( |$)', ('dry', '')),   # long, GPU, or they write the real checkout's data/
+        (r'^make (analysis|e2e|sweep|results|spelling|direct|test-timing|speed|speed-decode|gpu-check|computation-pilot|computation-ei|two-token|text-experiment)( |$)', ('dry', '')),   # long, GPU, or they write the real checkout's data/
         (r'^make test$', 'the command that runs these tests'),
         (r'^nbdev_(export|clean|test)$', 'run by .ci/run on every submission'),
         (r'pip install|^python -m venv', 'installation: needs the network; CI installs through the same pip lines in make')]
@@ -150,15 +150,19 @@ def command_halves(plan:dict)->tuple[list[str], list[str]]:
     rest = [c for c in run if c not in chain and c not in pm]
     return chain + pm[0::2], pm[1::2] + rest
 
-def run_command(cmd:str, how:tuple, work:Path)->subprocess.CompletedProcess:
-    "Run one README command as `how` says, in the scratch folder `work`, with this interpreter's environment."
+def command_line(cmd:str, how:tuple)->str:
+    "The shell line that tests a README command as `how` says (two README spellings of one command give one line)."
     kind, extra = how
     if kind == 'torchrun': cmd = re.sub(r'--nproc_per_node \d+', '--nproc_per_node 2', cmd)
     if kind == 'dry': cmd = cmd.replace('make ', 'make -n ', 1)
     cmd = cmd.replace('.venv/bin/', '')
     if cmd.startswith('make '): cmd += ' PY=python'
+    return f'{cmd} {extra}'.strip()
+
+def run_command(cmd:str, how:tuple, work:Path)->subprocess.CompletedProcess:
+    "Run one README command as `how` says, in the scratch folder `work`, with this interpreter's environment."
     env = os.environ | {'PATH': f"{Path(sys.executable).parent}:{os.environ['PATH']}", 'PYTHONUNBUFFERED': '1'}
-    return subprocess.run(f'{cmd} {extra}', shell=True, cwd=work, env=env, capture_output=True, text=True)
+    return subprocess.run(command_line(cmd, how), shell=True, cwd=work, env=env, capture_output=True, text=True)
 
 def first_error(err:str)->str:
     "The first traceback in `err` (under torchrun, the failing rank's: the others only report the lost peer) and the tail."
@@ -169,10 +173,12 @@ def first_error(err:str)->str:
 def run_commands(plan:dict, # command → how, from `command_plan`
                  order:list[str], # the commands to run, in this order (one of `command_halves`)
                  work:Path)->dict: # the scratch folder
-    "Run commands of the plan and check what they leave; return seconds per command."
-    ran = {}
+    "Run commands of the plan (a command line already run, once) and check what they leave; return seconds per command."
+    ran, seen = {}, {}
     for c in order:
-        t = time.time()
+        line = command_line(c, plan[c])
+        if line in seen: ran[c] = f'as {seen[line]!r}'; continue
+        seen[line], t = c, time.time()
         r = run_command(c, plan[c], work)
         assert r.returncode == 0, f'{c}\n{first_error(r.stderr)}'
         ran[c] = round(time.time() - t, 1)

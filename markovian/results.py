@@ -13,8 +13,8 @@ from .data import normalize_number
 
 # %% auto #0
 __all__ = ['MAIN', 'ArtefactError', 'project_root', 'artefact', 'read_json_artefact', 'read_jsonl_artefact', 'check_config',
-           'pct_ci', 'num_ci', 'md_table', 'over_seeds', 'final_evals', 'best_constant', 'headline_table',
-           'commands_section', 'main_job_section']
+           'pct_ci', 'num_ci', 'md_table', 'over_seeds', 'started_runs', 'final_evals', 'best_constant',
+           'headline_table', 'alone_row', 'commands_section', 'main_job_section']
 
 # %% ../nbs/20_results.ipynb #3626f40a
 class ArtefactError(ValueError):
@@ -62,29 +62,45 @@ def check_config(rel:str, # a committed config.json
                             f'{flat_config(expected)[k]!r}; {len(diff)} field(s) differ)')
     return got
 
-# %% ../nbs/20_results.ipynb #0300bae6
-def pct_ci(x:float, ci)->str:
+# %% ../nbs/20_results.ipynb #0b88e247
+def pct_ci(x:float, ci=None)->str:
     "A share as a percentage with its interval, clipped to [0, 100] (a t-interval over few seeds can overshoot): '86 % [78, 93]'."
+    if ci is None: return f'{100 * x:.0f} %'
     lo, hi = max(ci[0], 0.0), min(ci[1], 1.0)
     return f'{100 * x:.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]'
 
-def num_ci(x:float, ci, digits:int=2)->str:
+def num_ci(x:float, ci=None, # (lo, hi), or None for the number alone
+           digits:int=2, signed:bool=False)->str: # signed: a '+' before positive numbers (differences)
     "A number with its interval: '−0.73 [−0.90, −0.58]' (true minus signs)."
-    f = lambda v: f'{v:+.{digits}f}'.replace('-', '−') if v < 0 else f'{v:.{digits}f}'
-    return f'{f(x)} [{f(ci[0])}, {f(ci[1])}]'
+    f = lambda v: (f'{v:+.{digits}f}' if v < 0 or signed else f'{v:.{digits}f}').replace('-', '−')
+    return f(x) if ci is None else f'{f(x)} [{f(ci[0])}, {f(ci[1])}]'
 
 def md_table(df:pd.DataFrame)->str:
     "A DataFrame as a markdown table (no index), for pages and the README."
     return df.to_markdown(index=False)
 
-# %% ../nbs/20_results.ipynb #5066bf61
+# %% ../nbs/20_results.ipynb #ea1f9f28
 def over_seeds(x, # one value per seed (NaNs dropped)
                fmt=num_ci)->str: # `num_ci` or `pct_ci`
     "Mean over seeds with its 95 % t-interval as text; the bare mean with fewer than two values, '—' with none."
     from markovian.sweep import mean_ci
     m, lo, hi = mean_ci(list(x))
     if not np.isfinite(m): return '—'
-    return fmt(m, (lo, hi)) if np.isfinite(lo) else fmt(m, (m, m)).split(' [')[0]
+    return fmt(m, (lo, hi) if np.isfinite(lo) else None)
+
+# %% ../nbs/20_results.ipynb #5b0f8e0d
+def started_runs(runs:pd.DataFrame, # a published sweep's runs.csv
+                 prov:dict, # its provenance.json: {'runs': {'<arm>-seed-<seed>': [sessions]}}
+                 name:str='runs.csv')->pd.DataFrame: # the file `runs` came from, for the error
+    "Every run that started: arm, seed, state, minutes (sum of sessions), sessions and their commits."
+    def row(r):
+        ss = prov.get('runs', {}).get(f'{r.arm}-seed-{r.seed}', [])
+        mins = round(sum(s['wall_min'] for s in ss), 1)
+        if ss and pd.notna(getattr(r, 'wall_min', np.nan)) and abs(mins - r.wall_min) > 0.1:
+            raise ValueError(f'{name}: {r.arm} seed {r.seed} computed {r.wall_min} min, its provenance says {mins}')
+        return dict(arm=r.arm, seed=r.seed, state=r.state, minutes=mins if ss else '—', sessions=len(ss) or '—',
+                    commits=', '.join(dict.fromkeys(s['commit'] for s in ss)) or '—')
+    return pd.DataFrame([row(r) for r in runs[runs.state != 'new'].itertuples()])
 
 # %% ../nbs/20_results.ipynb #e7491a31
 def final_evals(log:list[dict], split:str='test')->dict:
@@ -115,6 +131,16 @@ def headline_table(log:list[dict], split:str='test')->pd.DataFrame:
                      f"ln π, step {a['step']}": num_ci(a['lnp'], a['lnp_ci']), f"ln π, step {b['step']}": num_ci(b['lnp'], b['lnp_ci']),
                      'ln π specific': opt('lnp_specific', lambda v: num_ci(v, c['lnp_specific_ci']))})
     return pd.DataFrame(rows)
+
+# %% ../nbs/20_results.ipynb #ced4f7d5
+def alone_row(first:dict, last:dict)->dict: # a run's first and last evaluation lines of one protocol
+    "Problems, accuracy base and trained, the controls, ln π base → trained and its part specific to the problem."
+    c = last['controls']
+    return {'problems': last['n_clusters'], 'accuracy, base': pct_ci(first['accuracy'], first['accuracy_ci']),
+            'accuracy, trained': pct_ci(last['accuracy'], last['accuracy_ci']), 'shuffled CoTs': pct_ci(c['accuracy_shuffled']),
+            'constant answer': f"{pct_ci(c['accuracy_constant'])} (`{c['constant_answer']}`)",
+            'ln π, base → trained': f"{num_ci(first['lnp'], first['lnp_ci'])} → {num_ci(last['lnp'], last['lnp_ci'])}",
+            'ln π specific': num_ci(c['lnp_specific'], c['lnp_specific_ci'])}
 
 # %% ../nbs/20_results.ipynb #02baa908
 MAIN = 'data/runs/smollm2-main'

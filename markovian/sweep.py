@@ -15,10 +15,11 @@ from .rundir import read_json, write_json, read_log, RESUMABLE, list_checkpoints
 
 # %% auto #0
 __all__ = ['ARMS', 'CONTROLS', 'METRICS', 'ALONE', 'SCORINGS', 'PERTURBATION_KINDS', 'EFFECT_COLUMNS', 'DAMAGE_KEYS', 'TERMS',
-           'SWEEP_TABLES', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep', 'eval_columns',
-           'mean_ci', 'run_minutes', 'run_row', 'arm_summary', 'sweep_results', 'plot_sweep', 'read_cached',
-           'cot_alone_lines', 'sweep_cot_alone', 'read_effects', 'check_damage', 'damage_tag', 'run_effects',
-           'paired_seeds', 'sweep_fragility', 'fragility_2x2', 'fragility_grid', 'publish_sweep']
+           'PAIR_FREE', 'SWEEP_TABLES', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep',
+           'eval_columns', 'mean_ci', 'run_minutes', 'run_row', 'arm_summary', 'sweep_results', 'plot_sweep',
+           'read_cached', 'cot_alone_lines', 'sweep_cot_alone', 'read_effects', 'check_damage', 'damage_tag',
+           'run_effects', 'paired_seeds', 'sweep_fragility', 'fragility_2x2', 'fragility_grid', 'run_pair',
+           'publish_sweep']
 
 # %% ../nbs/18_sweep.ipynb #c48cab19
 ARMS = dict(markovian='', non_markovian='markovian=False', no_reward='reward.weight=0', ppo='algorithm=ppo_value',
@@ -337,6 +338,27 @@ def fragility_grid(summ:pd.DataFrame, digits:int=2)->pd.DataFrame:
     "The summary as a severity × perturbation table of `mean [lo, hi]` strings."
     f = lambda r: f'{r["mean"]:+.{digits}f}' + ('' if np.isnan(r['lo']) else f' [{r["lo"]:+.{digits}f}, {r["hi"]:+.{digits}f}]')
     return summ.assign(cell=summ.apply(f, axis=1)).pivot(index='severity', columns='kind', values='cell')
+
+# %% ../nbs/18_sweep.ipynb #63b9e1cf
+PAIR_FREE = {'reward.markovian', 'log.run_dir'}   # the fields a Markovian / non-Markovian pair may differ in
+
+def run_pair(run_dir, # a Markovian run
+             nm_run_dir=None, # a non-Markovian run trained alike (None: the Markovian run alone)
+            )->list[SweepRun]:
+    "The runs as the arms of a one-seed sweep (`markovian`, `non_markovian`), after checking they were trained alike."
+    out = []
+    for name, d, want in (('run_dir', run_dir, True), ('nm_run_dir', nm_run_dir, False)):
+        if d is None: continue
+        f = Path(d) / 'config.json'
+        if not f.exists(): raise ConfigError(f'{name}: {d} has no config.json (not a run directory)')
+        cfg = from_json(f.read_text())
+        if cfg.reward.markovian != want: raise ConfigError(f'{name}: {d} has reward.markovian={cfg.reward.markovian}; expected {want}')
+        out.append(SweepRun('markovian' if want else 'non_markovian', cfg.seed, cfg))
+    if len(out) == 2:
+        fm, fn = (flat_config(r.cfg) for r in out)
+        bad = [k for k in config_diff(out[0].cfg, out[1].cfg) if k not in PAIR_FREE]
+        if bad: raise ConfigError(f'nm_run_dir: {bad[0]}={fn.get(bad[0])!r} differs from the Markovian run\'s {fm[bad[0]]!r}; the pair must be trained alike')
+    return out
 
 # %% ../nbs/18_sweep.ipynb #771dc00d
 SWEEP_TABLES = ('runs.csv', 'summary.csv', 'results.json', 'cot-alone-test.csv', 'cot-alone-summary-test.csv',
