@@ -75,9 +75,9 @@ def num_ci(x:float, ci=None, # (lo, hi), or None for the number alone
     f = lambda v: (f'{v:+.{digits}f}' if v < 0 or signed else f'{v:.{digits}f}').replace('-', '−')
     return f(x) if ci is None else f'{f(x)} [{f(ci[0])}, {f(ci[1])}]'
 
-def md_table(df:pd.DataFrame)->str:
+def md_table(df:pd.DataFrame, **kw)->str: # kw: for `tabulate`, e.g. disable_numparse=True to keep '+0.57' as written
     "A DataFrame as a markdown table (no index), for pages and the README."
-    return df.to_markdown(index=False)
+    return df.to_markdown(index=False, **kw)
 
 # %% ../nbs/20_results.ipynb #ea1f9f28
 def over_seeds(x, # one value per seed (NaNs dropped)
