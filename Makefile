@@ -81,7 +81,7 @@ computation-ei: $(STAMP)
 # Is the main job's CoT load-bearing: its fragility against a non-Markovian run trained alike (trained first if it
 # is missing, resumable), with the fixed-scorer 2 × 2; the default run's tables go to data/results/analysis (page
 # nbs/results/load_bearing.ipynb). ln π only (answers: false): the tables use nothing else, and a greedy answer to
-# every damaged CoT made one table take 13 minutes here instead of 3.
+# every damaged CoT made one table take 13 minutes here instead of about 4.
 analysis: $(STAMP)
 	test -f runs/smollm2-nm/checkpoints/step-000070/manifest.json || $(BIN)/python -m markovian.train --markovian False --run_dir runs/smollm2-nm --resume true
 	$(BIN)/papermill nbs/analysis.ipynb runs/analysis.ipynb --cwd . --log-output -p run_dir $(RUN) -p nm_run_dir runs/smollm2-nm -y '{damage: {answers: false}}' $(if $(filter runs/smollm2,$(RUN)),-p publish data/results/analysis)

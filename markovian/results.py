@@ -97,7 +97,7 @@ def started_runs(runs:pd.DataFrame, # a published sweep's runs.csv
         ss = prov.get('runs', {}).get(f'{r.arm}-seed-{r.seed}', [])
         mins = round(sum(s['wall_min'] for s in ss), 1)
         if ss and pd.notna(getattr(r, 'wall_min', np.nan)) and abs(mins - r.wall_min) > 0.1:
-            raise ValueError(f'{name}: {r.arm} seed {r.seed} computed {r.wall_min} min, its provenance says {mins}')
+            raise ArtefactError(f'{name}: {r.arm} seed {r.seed} computed {r.wall_min} min, its provenance says {mins}')
         return dict(arm=r.arm, seed=r.seed, state=r.state, minutes=mins if ss else '—', sessions=len(ss) or '—',
                     commits=', '.join(dict.fromkeys(s['commit'] for s in ss)) or '—')
     return pd.DataFrame([row(r) for r in runs[runs.state != 'new'].itertuples()])
