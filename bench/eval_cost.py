@@ -3,7 +3,9 @@
 Run: .venv/bin/python bench/eval_cost.py [--out data/results/text/eval-cost.json]
 The embedded model (no adapter update: the base policy), fp32, the experiment's settings (data/results/text/sweep.yaml):
 one held-out test evaluation of 120 windows x 2 sampled CoTs under each protocol, and one fragility table (delete and
-back-truncation at 0, 20, 60, 100 %, ln pi only) under each. Prints the seconds and writes them with the machine's facts.
+back-truncation at 0, 20, 60, 100 %, ln pi only) under each. Prints the seconds and writes them with the machine's facts,
+and splits each evaluation into its phases: sampling the CoTs, the scorer's greedy answers, and the ln pi scorings
+(its own, the empty CoT's and the shuffled CoTs').
 """
 import argparse, json, sys, time, types
 from pathlib import Path
@@ -19,7 +21,6 @@ if __name__ == '__main__': ARGS = parse_args()   # --help answers here, before t
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 from markovian.config import make_config
 from markovian.models import load_model, add_lora
-from markovian.heldout import heldout_eval
 from markovian.evaluate import perturbation_effects
 from markovian.runtime import machine_facts, code_commit
 
@@ -30,16 +31,35 @@ DAMAGE = dict(kinds=('delete', 'truncate_back'), severities=(0.0, 0.2, 0.6, 1.0)
 def timed(f):
     t = time.perf_counter(); out = f(); return out, time.perf_counter() - t
 
+PHASES = {'heldout_cots': 'cot_sampling_s', 'predict_answers': 'answers_and_own_lnp_s', 'answer_lnp': 'lnp_scorings_s'}
+
+def phase_timers(mod, acc:dict):
+    "Wrap the functions of `PHASES` in module `mod` so that each call adds its seconds to `acc` (outermost call only)."
+    depth = [0]
+    def wrap(name, f):
+        def g(*a, **k):
+            depth[0] += 1; t = time.perf_counter()
+            try: return f(*a, **k)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0: acc[PHASES[name]] = acc.get(PHASES[name], 0) + time.perf_counter() - t
+        return g
+    for name in PHASES: setattr(mod, name, wrap(name, getattr(mod, name)))
+
 def main(a):
-    rows, model, tok = [], None, None
+    import markovian.heldout as H
+    rows, model, tok, acc = [], None, None, {}
+    phase_timers(H, acc)
     for markovian in (True, False):
         cfg = make_config(markovian=markovian, eval_size=a.eval_size, **SETTINGS)
         if model is None: base, tok = load_model(cfg.model); model = add_lora(base, cfg.model)
-        line, t_eval = timed(lambda: heldout_eval(model, tok, cfg, 'test', False, 0))
+        acc.clear()
+        line, t_eval = timed(lambda: H.heldout_eval(model, tok, cfg, 'test', False, 0))
+        phases = {k: round(v, 1) for k, v in acc.items()}
         pol = types.SimpleNamespace(model=model, tok=tok, cfg=cfg, step=0)
         _, t_frag = timed(lambda: perturbation_effects(pol, 'test', progress=False, **DAMAGE))
         rows.append(dict(protocol='markovian' if markovian else 'non_markovian', cots=line['n'], eval_s=round(t_eval, 1),
-                         fragility_table_s=round(t_frag, 1)))
+                         fragility_table_s=round(t_frag, 1)) | phases)
         print(rows[-1], flush=True)
     out = dict(rows=rows, settings=SETTINGS | dict(eval_size=a.eval_size), damage=DAMAGE, commit=code_commit(),
                machine=machine_facts(), date=time.strftime('%Y-%m-%d'))
