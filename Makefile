@@ -10,7 +10,7 @@ TRAIN_ARGS ?=
 # The default main job publishes its log, config and provenance to the committed artefact the result pages read.
 PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
-.PHONY: install train test readme results spelling direct computation-pilot computation-ei analysis sweep two-token text-experiment e2e speed speed-decode gpu-check
+.PHONY: install train test readme results spelling direct reread computation-pilot computation-ei analysis sweep two-token text-experiment e2e speed speed-decode gpu-check
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -64,9 +64,15 @@ results: $(STAMP)
 spelling: $(STAMP)
 	$(BIN)/python -c "from markovian.heldout import measure_spelling; measure_spelling()"
 
-# The embedded model's direct accuracy and copy length per term count (21_experiments), for the computation experiment.
+# The embedded model's direct accuracy and copy length per term count (21_experiments), for the computation experiment:
+# data/results/computation/direct-reread.json, each answer read by extract_number and by its first number (the old rule).
 direct: $(STAMP)
 	$(BIN)/python -c "from markovian.experiments import measure_direct; measure_direct()"
+
+# Today's evaluation of the main job's two runs and the computation pilots (base and last checkpoint), with the scorer's
+# text kept, read both ways beside what each log held (21_experiments): data/results/rereading/. Needs those runs.
+reread: $(STAMP)
+	$(BIN)/python -c "from markovian.experiments import measure_rereading; measure_rereading()"
 
 # The computation experiment's pilot and its pre-registered change (data/results/computation/PREREGISTRATION.md):
 # one Markovian run each, resumable, published to the committed folder its result page reads.

@@ -8,13 +8,13 @@ import json, time
 from pathlib import Path
 import numpy as np, torch
 from .config import make_config
-from .data import eval_records, cluster_of
-from .heldout import predict_answers, gold_answer, accuracy_ci
+from .data import Record, eval_records, cluster_of, normalize_number
+from .heldout import greedy_answers, gold_answer, accuracy_ci, first_number, extract_number
 from .sampling import eos_ids
 
 # %% auto #0
-__all__ = ['direct_accuracy', 'copy_tokens', 'measure_direct', 'pilot_verdict', 'partial_sums', 'cot_kind', 'paired_differences',
-           'margin_verdict']
+__all__ = ['REREAD_RUNS', 'direct_accuracy', 'copy_tokens', 'measure_direct', 'pilot_verdict', 'partial_sums', 'cot_kind',
+           'paired_differences', 'margin_verdict', 'reread', 'reevaluate', 'against_log', 'measure_rereading']
 
 # %% ../nbs/21_experiments.ipynb #6c293b0f
 @torch.no_grad()
@@ -22,10 +22,12 @@ def direct_accuracy(model, tok, num_terms:int, n:int=100, num_digits:int=1)->dic
     "Accuracy of the model's greedy answer with the question in view and an empty CoT, on the fixed test set."
     cfg = make_config(num_terms=num_terms, num_digits=num_digits, markovian=False, eval_size=n, run_dir='unused')
     recs = eval_records(cfg.task, 'test', n, tok)
-    guesses, _ = predict_answers(model, tok, cfg, recs, [[]] * len(recs), eos_ids(model, tok))
-    ok = [float(g == gold_answer(r, 'arithmetic')) for g, r in zip(guesses, recs)]
-    return dict(num_terms=num_terms, num_digits=num_digits, n=len(recs), problems=len({cluster_of(r) for r in recs}),
-                accuracy=float(np.mean(ok)), accuracy_ci=accuracy_ci(ok, [cluster_of(r) for r in recs]))
+    said, cl = greedy_answers(model, tok, cfg, recs, [[]] * len(recs), eos_ids(model, tok)), [cluster_of(r) for r in recs]
+    read = lambda rule: [float(rule(t) == gold_answer(r, 'arithmetic')) for t, r in zip(said, recs)]
+    ok, old = read(extract_number), read(first_number)
+    return dict(num_terms=num_terms, num_digits=num_digits, n=len(recs), problems=len(set(cl)),
+                accuracy=float(np.mean(ok)), accuracy_ci=accuracy_ci(ok, cl),
+                accuracy_first_number=float(np.mean(old)), accuracy_first_number_ci=accuracy_ci(old, cl))
 
 def copy_tokens(tok, num_terms:int, n:int=100, num_digits:int=1)->float:
     "Mean number of tokens of a test question written as the policy would copy it (after `Reasoning:`)."
@@ -33,7 +35,7 @@ def copy_tokens(tok, num_terms:int, n:int=100, num_digits:int=1)->float:
     return float(np.mean([len(tok(' ' + r.question, add_special_tokens=False).input_ids) for r in recs]))
 
 # %% ../nbs/21_experiments.ipynb #bfd4d365
-def measure_direct(out:str='data/results/computation/direct.json', terms=(2, 3, 4, 5, 6), n:int=100):
+def measure_direct(out:str='data/results/computation/direct-reread.json', terms=(2, 3, 4, 5, 6), n:int=100):
     "Direct accuracy and copy length of the embedded model for each term count, with provenance, as JSON."
     from markovian.config import Model
     from markovian.models import load_model, add_lora
@@ -97,3 +99,59 @@ def margin_verdict(diffs, # per-pair differences (first arm − second)
     elif hi < 0: v = 'less informative (size against the margin undetermined)'
     else: v = 'inconclusive'
     return dict(pairs=len(list(diffs)), mean=m, ci=[lo, hi], margin=margin, verdict=v)
+
+# %% ../nbs/21_experiments.ipynb #322d6c01
+def reread(line:dict)->dict:
+    "Accuracy of one logged evaluation read by `first_number` and by `extract_number`, from the scorer's text (`said`)."
+    ex = line['examples']
+    if any('said' not in e for e in ex):
+        raise ValueError(f"examples: the step {line['step']} {line['protocol']} line has no 'said' text (logged before it was kept)")
+    gold, cl = [normalize_number(e['answer']) for e in ex], [cluster_of(Record(e['question'], e['answer'])) for e in ex]
+    def read(rule):
+        ok = [float(rule(e['said']) == g) for e, g in zip(ex, gold)]
+        return float(np.mean(ok)), accuracy_ci(ok, cl)
+    (old, old_ci), (new, new_ci) = read(first_number), read(extract_number)
+    return dict(step=line['step'], protocol=line['protocol'], n=len(ex), problems=len(set(cl)),
+                first_number=old, first_number_ci=old_ci, extract_number=new, extract_number_ci=new_ci,
+                read_differently=sum(first_number(e['said']) != extract_number(e['said']) for e in ex))
+
+# %% ../nbs/21_experiments.ipynb #e7ad07c4
+def reevaluate(run_dir, split:str='test')->list[dict]:
+    "Today's evaluation lines (with the scorer's text) of a run's base model and last checkpoint, both CoT protocols."
+    from markovian.evaluate import RunModel
+    from markovian.heldout import heldout_eval
+    from markovian.rundir import list_checkpoints
+    pol, lines = RunModel(run_dir), []
+    for step in (0, max(list_checkpoints(run_dir))):
+        pol.load(step)
+        lines += [heldout_eval(pol.model, pol.tok, pol.cfg, split, greedy, step) for greedy in (False, True)]
+    return lines
+
+def against_log(line:dict, logged:list[dict])->dict:
+    "Whether a re-evaluation wrote the CoTs its run logged at the same step and protocol; the logged accuracy and ln π."
+    old = [l for l in logged if l.get('eval') and (l['split'], l['step'], l['protocol']) == (line['split'], line['step'], line['protocol'])]
+    if not old: return dict(same_cots=None, logged_accuracy=None, logged_lnp=None, lnp=line['lnp'])
+    same = [e['cot'] for e in line['examples']] == [e['cot'] for e in old[-1]['examples']]
+    return dict(same_cots=same, logged_accuracy=old[-1]['accuracy'], logged_lnp=old[-1]['lnp'], lnp=line['lnp'])
+
+# %% ../nbs/21_experiments.ipynb #435171c7
+REREAD_RUNS = {'main-markovian': 'runs/smollm2', 'main-non_markovian': 'runs/smollm2-nm',
+               'computation-pilot': 'runs/computation-pilot', 'computation-ei': 'runs/computation-ei'}
+
+def measure_rereading(runs:dict=REREAD_RUNS, # name → run directory
+                      out:str='data/results/rereading'):
+    "Re-evaluate each run; write its lines and a table of both readings beside the logged accuracy, with provenance."
+    from markovian.rundir import read_log
+    from markovian.runtime import machine_facts, code_commit
+    missing = {n: d for n, d in runs.items() if not (Path(d) / 'log.jsonl').exists()}
+    if missing: raise FileNotFoundError(f'runs: {next(iter(missing.values()))} has no log.jsonl (the run {next(iter(missing))!r})')
+    t0, rows, o = time.time(), [], Path(out)
+    o.mkdir(parents=True, exist_ok=True)
+    for name, rd in runs.items():
+        lines, log = reevaluate(rd), read_log(Path(rd) / 'log.jsonl')
+        (o / f'{name}.evals.jsonl').write_text(''.join(json.dumps(l) + '\n' for l in lines))
+        rows += [dict(run=name) | reread(l) | against_log(l, log) for l in lines]
+    prov = dict(command='make reread', started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
+                wall_min=round((time.time() - t0) / 60, 2), commit=code_commit(), machine=machine_facts(),
+                runs={n: json.loads((Path(d) / 'provenance.json').read_text()) for n, d in runs.items()})
+    (o / 'rereading.json').write_text(json.dumps(dict(rows=rows, provenance=prov), indent=1))

@@ -20,19 +20,26 @@ from .sampling import hash_seed, eos_ids, strip_eos, sample_tokens
 from .rollout import run_prompt, answer_prompts, copy_rate, copy_share
 
 # %% auto #0
-__all__ = ['extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci', 'first_word',
-           'gold_answer', 'eval_summary', 'scorer_context', 'answer_lnp', 'predict_answers', 'spelling_effect',
-           'measure_spelling', 'shuffled_partner', 'shuffled_accuracy', 'constant_answer', 'specificity_controls',
-           'heldout_cots', 'eval_set', 'heldout_eval']
+__all__ = ['first_number', 'extract_number', 'extract_letter', 'extract_answer', 'bootstrap_ci', 'wilson_ci', 'accuracy_ci',
+           'first_word', 'gold_answer', 'eval_summary', 'scorer_context', 'answer_lnp', 'greedy_answers',
+           'read_answers', 'predict_answers', 'spelling_effect', 'measure_spelling', 'shuffled_partner',
+           'shuffled_accuracy', 'constant_answer', 'specificity_controls', 'heldout_cots', 'eval_set', 'heldout_eval']
 
-# %% ../nbs/09_heldout.ipynb #7b4667a7
+# %% ../nbs/09_heldout.ipynb #7b96a401
 _NUM = re.compile(r'-?\d[\d,]*(?:\.\d+)?')
 _LETTER = re.compile(r'\b([A-J])\b(?! [a-z])')  # a stand-alone letter, not the article in "A cat"
+_ECHO = re.compile(r'[^=]*\d\s*[-+*/×x]\s*\d[^=]*=')   # a line that opens with an expression and '='
 
-def extract_number(text:str)->str|None:
-    "The first number in `text`, normalised, or None."
+def first_number(text:str)->str|None:
+    "The first number in `text`, normalised, or None: the reading before `extract_number` (kept to re-measure)."
     m = _NUM.search(text)
     return normalize_number(m.group()) if m else None
+
+def extract_number(text:str)->str|None:
+    "The number `text` answers with: after the last `=` when its first line opens with an expression, else the first number."
+    line = text.strip().split('\n')[0]
+    if _ECHO.match(line): text = line.rsplit('=', 1)[1]   # `4 + 8 = 12` answers 12; a bare `4 + 8 =` answers nothing
+    return first_number(text)
 
 # %% ../nbs/09_heldout.ipynb #10c0d8de
 def extract_letter(text:str)->str|None:
@@ -42,7 +49,7 @@ def extract_letter(text:str)->str|None:
 
 # %% ../nbs/09_heldout.ipynb #2e704aa9
 def extract_answer(text:str, gold:str)->str|None:
-    "In the gold answer's kind: a choice letter, the first number, or (free text) the first line without a final period."
+    "In the gold answer's kind: a choice letter, the number it answers with (`extract_number`), or (free text) the first line without a final period."
     g = gold.strip()
     if re.fullmatch(r'[A-J]', g): return extract_letter(text)
     if _NUM.fullmatch(g): return extract_number(text)
@@ -107,15 +114,22 @@ def answer_lnp(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]
     with scorer_context(model, cfg): return score_answers(model, tok, answer_prompts(tok, cfg, recs, cots, eos), ans)[cfg.reward.reduce].tolist()
 
 @torch.no_grad()
-def predict_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], eos:set)->tuple[list, list]:
-    "The scorer's greedy answer after `Answer:` (extracted; a continuation's first word) and ln π(answer | CoT)."
+def greedy_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], eos:set)->list[str]:
+    "The scorer's greedy continuation after `Answer:` for each record read from the CoT paired with it, as text."
     ctx, wiki = answer_prompts(tok, cfg, recs, cots, eos), cfg.task.name == 'wiki'
     with scorer_context(model, cfg):
         preds = sample_tokens(model, ctx, 1, 8 if wiki else cfg.sampling.answer_length, None, eos_ids=eos,
                               pad_id=tok.pad_token_id)
-    texts = [tok.decode(strip_eos(p, eos)) for p in preds]
-    guesses = [first_word(t) if wiki else extract_answer(t, r.answer) for t, r in zip(texts, recs)]
-    return guesses, answer_lnp(model, tok, cfg, recs, cots, eos)
+    return [tok.decode(strip_eos(p, eos)) for p in preds]
+
+def read_answers(texts:list[str], recs:list[Record], task:str)->list:
+    "Each greedy answer read in its gold answer's kind (`extract_answer`); a text continuation's first word."
+    return [first_word(t) if task == 'wiki' else extract_answer(t, r.answer) for t, r in zip(texts, recs)]
+
+def predict_answers(model, tok, cfg:RunConfig, recs:list[Record], cots:list[list[int]], eos:set)->tuple[list, list]:
+    "The scorer's greedy answers, read (`read_answers`), and ln π(answer | CoT)."
+    said = greedy_answers(model, tok, cfg, recs, cots, eos)
+    return read_answers(said, recs, cfg.task.name), answer_lnp(model, tok, cfg, recs, cots, eos)
 
 # %% ../nbs/09_heldout.ipynb #94979f6c
 @torch.no_grad()
@@ -215,10 +229,11 @@ def heldout_eval(model, tok, cfg:RunConfig, # policy (with adapter), tokenizer, 
     recs = eval_set(c, tok, split, greedy_cot)
     with lora_compute(model):   # the adapter at the precision it trains in
         cots = heldout_cots(model, tok, c, recs, split, greedy_cot, step)
-        guesses, lnp = predict_answers(model, tok, c, recs, cots, eos)
+        said = greedy_answers(model, tok, c, recs, cots, eos)     # logged as text: any reading can be redone offline
+        guesses, lnp = read_answers(said, recs, c.task.name), answer_lnp(model, tok, c, recs, cots, eos)
         controls = specificity_controls(model, tok, c, recs, cots, guesses, lnp, eos)
-    ex = [dict(question=r.question, answer=r.answer, cot=tok.decode(strip_eos(a, eos)), predicted=g, lnp=l)
-          for r, a, g, l in zip(recs, cots, guesses, lnp)]
+    ex = [dict(question=r.question, answer=r.answer, cot=tok.decode(strip_eos(a, eos)), said=t, predicted=g, lnp=l)
+          for r, a, t, g, l in zip(recs, cots, said, guesses, lnp)]
     head = dict(step=step, eval=True, split=split, protocol='greedy' if greedy_cot else 'sampled')
     qs, cs = [r.question for r in recs], [e['cot'] for e in ex]
     copy = dict(copy_rate=copy_rate(qs, cs), copy_share=copy_share(qs, cs))
