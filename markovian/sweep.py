@@ -11,6 +11,7 @@ import numpy as np, pandas as pd
 from scipy import stats
 from .config import RunConfig, ConfigError, config_from_params, from_json
 from .config import flat_config, config_diff
+from .results import num_ci
 from .rundir import read_json, write_json, read_log, RESUMABLE, list_checkpoints
 
 # %% auto #0
@@ -335,8 +336,8 @@ def fragility_2x2(runs:list[SweepRun], arms:tuple[str, str]=('markovian', 'non_m
 
 # %% ../nbs/18_sweep.ipynb #f7a90005
 def fragility_grid(summ:pd.DataFrame, digits:int=2)->pd.DataFrame:
-    "The summary as a severity × perturbation table of `mean [lo, hi]` strings."
-    f = lambda r: f'{r["mean"]:+.{digits}f}' + ('' if np.isnan(r['lo']) else f' [{r["lo"]:+.{digits}f}, {r["hi"]:+.{digits}f}]')
+    "The summary as a severity × perturbation table of signed `mean [lo, hi]` cells, as every page writes them (`num_ci`)."
+    f = lambda r: num_ci(r['mean'], None if np.isnan(r['lo']) else (r['lo'], r['hi']), digits, signed=True)
     return summ.assign(cell=summ.apply(f, axis=1)).pivot(index='severity', columns='kind', values='cell')
 
 # %% ../nbs/18_sweep.ipynb #63b9e1cf
