@@ -14,13 +14,16 @@ from .sampling import eos_ids
 
 # %% auto #0
 __all__ = ['REREAD_RUNS', 'direct_accuracy', 'copy_tokens', 'measure_direct', 'pilot_verdict', 'partial_sums', 'cot_kind',
-           'paired_differences', 'margin_verdict', 'reread', 'reevaluate', 'against_log', 'measure_rereading']
+           'paired_differences', 'margin_verdict', 'reread', 'reevaluate', 'against_log', 'logged_lines',
+           'measure_rereading']
 
 # %% ../nbs/21_experiments.ipynb #6c293b0f
 @torch.no_grad()
-def direct_accuracy(model, tok, num_terms:int, n:int=100, num_digits:int=1)->dict:
+def direct_accuracy(model, tok, num_terms:int, n:int=100, num_digits:int=1,
+                    answer_length:int=12)->dict: # the answer budget in tokens (the `smollm2` preset's: 12)
     "Accuracy of the model's greedy answer with the question in view and an empty CoT, on the fixed test set."
-    cfg = make_config(num_terms=num_terms, num_digits=num_digits, markovian=False, eval_size=n, run_dir='unused')
+    cfg = make_config(num_terms=num_terms, num_digits=num_digits, markovian=False, eval_size=n, run_dir='unused',
+                      answer_length=answer_length)
     recs = eval_records(cfg.task, 'test', n, tok)
     said, cl = greedy_answers(model, tok, cfg, recs, [[]] * len(recs), eos_ids(model, tok)), [cluster_of(r) for r in recs]
     read = lambda rule: [float(rule(t) == gold_answer(r, 'arithmetic')) for t, r in zip(said, recs)]
@@ -35,14 +38,18 @@ def copy_tokens(tok, num_terms:int, n:int=100, num_digits:int=1)->float:
     return float(np.mean([len(tok(' ' + r.question, add_special_tokens=False).input_ids) for r in recs]))
 
 # %% ../nbs/21_experiments.ipynb #bfd4d365
-def measure_direct(out:str='data/results/computation/direct-reread.json', terms=(2, 3, 4, 5, 6), n:int=100):
+def measure_direct(out:str='data/results/computation/direct-reread.json', terms=(2, 3, 4, 5, 6), n:int=100,
+                  long_answer:int=32): # a second answer budget, long enough to finish an echoed question
     "Direct accuracy and copy length of the embedded model for each term count, with provenance, as JSON."
     from markovian.config import Model
     from markovian.models import load_model, add_lora
     from markovian.runtime import machine_facts, code_commit
     t0, (base, tok) = time.time(), load_model(Model(dtype='float32'))
     model = add_lora(base, Model())   # B = 0: the base model, through the same adapter path as the scorer
-    rows = [direct_accuracy(model, tok, k, n) | dict(copy_tokens=copy_tokens(tok, k, n)) for k in terms]
+    long = lambda k: {f'{f}_long': v for f, v in direct_accuracy(model, tok, k, n, answer_length=long_answer).items()
+                      if f.startswith('accuracy')}
+    rows = [direct_accuracy(model, tok, k, n) | long(k) | dict(copy_tokens=copy_tokens(tok, k, n), long_answer=long_answer)
+            for k in terms]
     prov = dict(command='make direct', started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
                 wall_min=round((time.time() - t0) / 60, 2), commit=code_commit(), dtype='float32', machine=machine_facts())
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -116,42 +123,49 @@ def reread(line:dict)->dict:
                 read_differently=sum(first_number(e['said']) != extract_number(e['said']) for e in ex))
 
 # %% ../nbs/21_experiments.ipynb #e7ad07c4
-def reevaluate(run_dir, split:str='test')->list[dict]:
+def reevaluate(run_dir, split:str='test', **overrides # e.g. markovian=True: a non-Markovian run's CoTs read alone
+              )->list[dict]:
     "Today's evaluation lines (with the scorer's text) of a run's base model and last checkpoint, both CoT protocols."
     from markovian.evaluate import RunModel
     from markovian.heldout import heldout_eval
     from markovian.rundir import list_checkpoints
-    pol, lines = RunModel(run_dir), []
+    pol, lines = RunModel(run_dir, **overrides), []
     for step in (0, max(list_checkpoints(run_dir))):
         pol.load(step)
         lines += [heldout_eval(pol.model, pol.tok, pol.cfg, split, greedy, step) for greedy in (False, True)]
     return lines
 
 def against_log(line:dict, logged:list[dict])->dict:
-    "Whether a re-evaluation wrote the CoTs its run logged at the same step and protocol; the logged accuracy and ln π."
+    "Whether a re-evaluation wrote the CoTs logged at its step and protocol (None: not logged); the logged accuracy and ln π."
     old = [l for l in logged if l.get('eval') and (l['split'], l['step'], l['protocol']) == (line['split'], line['step'], line['protocol'])]
     if not old: return dict(same_cots=None, logged_accuracy=None, logged_lnp=None, lnp=line['lnp'])
-    same = [e['cot'] for e in line['examples']] == [e['cot'] for e in old[-1]['examples']]
+    same = ([e['cot'] for e in line['examples']] == [e['cot'] for e in old[-1]['examples']]) if 'examples' in old[-1] else None
     return dict(same_cots=same, logged_accuracy=old[-1]['accuracy'], logged_lnp=old[-1]['lnp'], lnp=line['lnp'])
 
 # %% ../nbs/21_experiments.ipynb #435171c7
-REREAD_RUNS = {'main-markovian': 'runs/smollm2', 'main-non_markovian': 'runs/smollm2-nm',
-               'computation-pilot': 'runs/computation-pilot', 'computation-ei': 'runs/computation-ei'}
+REREAD_RUNS = {   # name → the run, the file its evaluations were logged in, config overrides for the evaluation
+    'main-markovian': dict(run_dir='runs/smollm2'), 'main-non_markovian': dict(run_dir='runs/smollm2-nm'),
+    'main-non_markovian-cot-alone': dict(run_dir='runs/smollm2-nm', log='cot-alone-test.json', markovian=True),
+    'computation-pilot': dict(run_dir='runs/computation-pilot'), 'computation-ei': dict(run_dir='runs/computation-ei')}
 
-def measure_rereading(runs:dict=REREAD_RUNS, # name → run directory
-                      out:str='data/results/rereading'):
-    "Re-evaluate each run; write its lines and a table of both readings beside the logged accuracy, with provenance."
+def logged_lines(run_dir, log:str='log.jsonl')->list[dict]:
+    "A run's logged evaluation lines: its `log.jsonl`, or a JSON list of lines (a CoT-alone evaluation)."
     from markovian.rundir import read_log
+    f = Path(run_dir) / log
+    if not f.exists(): raise FileNotFoundError(f'runs: {f} does not exist')
+    return json.loads(f.read_text()) if f.suffix == '.json' else read_log(f)
+
+def measure_rereading(runs:dict=REREAD_RUNS, out:str='data/results/rereading'):
+    "Re-evaluate each run; write its lines and a table of both readings beside the logged accuracy, with provenance."
     from markovian.runtime import machine_facts, code_commit
-    missing = {n: d for n, d in runs.items() if not (Path(d) / 'log.jsonl').exists()}
-    if missing: raise FileNotFoundError(f'runs: {next(iter(missing.values()))} has no log.jsonl (the run {next(iter(missing))!r})')
+    logs = {n: logged_lines(r['run_dir'], r.get('log', 'log.jsonl')) for n, r in runs.items()}   # every input, before any work
     t0, rows, o = time.time(), [], Path(out)
     o.mkdir(parents=True, exist_ok=True)
-    for name, rd in runs.items():
-        lines, log = reevaluate(rd), read_log(Path(rd) / 'log.jsonl')
+    for name, r in runs.items():
+        lines = reevaluate(r['run_dir'], **{k: v for k, v in r.items() if k not in ('run_dir', 'log')})
         (o / f'{name}.evals.jsonl').write_text(''.join(json.dumps(l) + '\n' for l in lines))
-        rows += [dict(run=name) | reread(l) | against_log(l, log) for l in lines]
+        rows += [dict(run=name) | reread(l) | against_log(l, logs[name]) for l in lines]
     prov = dict(command='make reread', started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
-                wall_min=round((time.time() - t0) / 60, 2), commit=code_commit(), machine=machine_facts(),
-                runs={n: json.loads((Path(d) / 'provenance.json').read_text()) for n, d in runs.items()})
+                wall_min=round((time.time() - t0) / 60, 2), commit=code_commit(), machine=machine_facts(), runs=runs,
+                trained={n: json.loads((Path(r['run_dir']) / 'provenance.json').read_text()) for n, r in runs.items()})
     (o / 'rereading.json').write_text(json.dumps(dict(rows=rows, provenance=prov), indent=1))

@@ -14,7 +14,7 @@ from .data import normalize_number
 # %% auto #0
 __all__ = ['MAIN', 'ArtefactError', 'project_root', 'artefact', 'read_json_artefact', 'read_jsonl_artefact', 'check_config',
            'pct_ci', 'num_ci', 'md_table', 'over_seeds', 'started_runs', 'final_evals', 'best_constant',
-           'headline_table', 'alone_row', 'commands_section', 'main_job_section']
+           'headline_table', 'reread_table', 'alone_row', 'commands_section', 'main_job_section']
 
 # %% ../nbs/20_results.ipynb #3626f40a
 class ArtefactError(ValueError):
@@ -131,6 +131,19 @@ def headline_table(log:list[dict], split:str='test')->pd.DataFrame:
                      f"ln π, step {a['step']}": num_ci(a['lnp'], a['lnp_ci']), f"ln π, step {b['step']}": num_ci(b['lnp'], b['lnp_ci']),
                      'ln π specific': opt('lnp_specific', lambda v: num_ci(v, c['lnp_specific_ci']))})
     return pd.DataFrame(rows)
+
+# %% ../nbs/20_results.ipynb #396e3547
+def reread_table(rows:list[dict], # `rereading.json`'s rows
+                 run:str)->pd.DataFrame:
+    "One re-evaluated run's accuracy per step and CoT protocol: as logged, and today by the first number and by `extract_number`."
+    sel = [r for r in rows if r['run'] == run]
+    if not sel: raise ArtefactError(f"rereading.json: no rows for the run {run!r} (have {sorted({r['run'] for r in rows})})")
+    return pd.DataFrame([{'step': r['step'], 'CoT protocol': r['protocol'], 'problems': r['problems'],
+                          'same CoTs as logged': {True: 'yes', False: 'no', None: '—'}[r['same_cots']],
+                          'logged': '—' if r['logged_accuracy'] is None else pct_ci(r['logged_accuracy']),
+                          'today, first number': pct_ci(r['first_number'], r['first_number_ci']),
+                          'today, extract_number': pct_ci(r['extract_number'], r['extract_number_ci']),
+                          'answers read differently': r['read_differently']} for r in sel])
 
 # %% ../nbs/20_results.ipynb #ced4f7d5
 def alone_row(first:dict, last:dict)->dict: # a run's first and last evaluation lines of one protocol
