@@ -14,7 +14,7 @@ from .data import normalize_number
 # %% auto #0
 __all__ = ['MAIN', 'ArtefactError', 'project_root', 'artefact', 'read_json_artefact', 'read_jsonl_artefact', 'check_config',
            'pct_ci', 'num_ci', 'md_table', 'over_seeds', 'started_runs', 'final_evals', 'best_constant',
-           'headline_table', 'reread_table', 'alone_row', 'commands_section', 'main_job_section']
+           'headline_table', 'reread_table', 'alone_row', 'commands_section', 'reread_sentence', 'main_job_section']
 
 # %% ../nbs/20_results.ipynb #3626f40a
 class ArtefactError(ValueError):
@@ -184,6 +184,17 @@ of the widgets (`make e2e`). The default model needs no download: it ships insid
 cached as safetensors on first use."""
 
 # %% ../nbs/20_results.ipynb #1fd9441d
+def reread_sentence(run:str, path:str='data/results/rereading/rereading.json')->str:
+    "What `make reread` found for a run's sampled-CoT accuracy, beside what its log holds, as one sentence."
+    rows = sorted((r for r in read_json_artefact(path)['rows'] if r['run'] == run and r['protocol'] == 'sampled'), key=lambda r: r['step'])
+    if not rows: raise ArtefactError(f'{path}: no sampled-CoT rows for the run {run!r}')
+    same = all(r['same_cots'] and r['first_number'] == r['logged_accuracy'] for r in rows)
+    was = ' and '.join(f"{pct_ci(r['logged_accuracy'])} at step {r['step']}" for r in rows)
+    now = ' and '.join(pct_ci(r['extract_number'], r['extract_number_ci']) for r in rows)
+    return (f"The log reads each answer by its first number, so an answer that opens by restating a sum (` 4 + 8 = 12`) counts "
+            f"as its first operand. Evaluated again {'with the very same CoTs and ln π' if same else '(**not** the same CoTs)'} "
+            f"and read past such an expression (`make reread`), the sampled-CoT accuracy is {now} instead of {was}.")
+
 def main_job_section()->str:
     "The front page's 'The main job' section: the headline table of the committed main-job log."
     log, t = read_jsonl_artefact(f'{MAIN}/log.jsonl'), read_json_artefact(f'{MAIN}/config.json')['task']
@@ -196,6 +207,8 @@ model reads the answer with the question hidden. Held-out test problems ({b['n_c
 shuffled across problems; the best constant answer in hindsight, an upper bound for any constant):
 
 {md_table(headline_table(log))}
+
+{reread_sentence('main-markovian')}
 
 ![training curves of the main job](figures/training.png)
 
