@@ -143,6 +143,7 @@ def reread_table(rows:list[dict], # `rereading.json`'s rows
                           'logged': '—' if r['logged_accuracy'] is None else pct_ci(r['logged_accuracy']),
                           'today, first number': pct_ci(r['first_number'], r['first_number_ci']),
                           'today, extract_number': pct_ci(r['extract_number'], r['extract_number_ci']),
+                          'same ln π as logged': '—' if r['logged_lnp'] is None else 'yes' if abs(r['lnp'] - r['logged_lnp']) < 1e-6 else 'no',
                           'answers read differently': r['read_differently']} for r in sel])
 
 # %% ../nbs/20_results.ipynb #ced4f7d5
