@@ -120,7 +120,7 @@ def command_rules(tiny:Path, # the tiny model's folder
         (r'^(\.venv/bin/)?python -m markovian\.evaluate ', ('run', '--eval_size 2')),
         (r'^make train$', ('run', f'TRAIN_ARGS="{pm}" FIGURES={work}/figures STAMP=.venv/bin/python')),  # installed
         (r'^python bench/\w+\.py$', ('run', '--help')),
-        (r'^make (analysis|e2e|sweep|results|spelling|direct|test-timing|speed|speed-decode|gpu-check|computation-pilot|computation-ei|two-token|text-experiment)( |$)', ('dry', '')),   # long, GPU, or they write the real checkout's data/
+        (r'^make (analysis|e2e|sweep|results|spelling|direct|reread|test-timing|speed|speed-decode|gpu-check|computation-pilot|computation-ei|two-token|text-experiment)( |$)', ('dry', '')),   # long, GPU, or they write the real checkout's data/
         (r'^make test$', 'the command that runs these tests'),
         (r'^nbdev_(export|clean|test)$', 'run by .ci/run on every submission'),
         (r'pip install|^python -m venv', 'installation: needs the network; CI installs through the same pip lines in make')]
