@@ -10,7 +10,7 @@ TRAIN_ARGS ?=
 # The default main job publishes its log, config and provenance to the committed artefact the result pages read.
 PUBLISH ?= $(if $(and $(filter runs/smollm2,$(RUN)),$(if $(TRAIN_ARGS),,yes)),data/runs/smollm2-main,)
 
-.PHONY: install train test readme results spelling direct reread computation-pilot computation-ei analysis sweep two-token text-experiment e2e speed speed-decode gpu-check
+.PHONY: install train test readme results spelling layouts direct reread computation-pilot computation-ei analysis sweep two-token text-experiment e2e speed speed-decode gpu-check
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -63,6 +63,11 @@ results: $(STAMP)
 # The canonical-spelling measurement of 09_heldout (40 text windows, the embedded model in fp32).
 spelling: $(STAMP)
 	$(BIN)/python -c "from markovian.heldout import measure_spelling; measure_spelling()"
+
+# Where the CoT sits in the answer prompt (21_experiments): the assistant turn against a quoting user message, with
+# right and wrong CoT sums; 05_reward shows the table.
+layouts: $(STAMP)
+	$(BIN)/python -c "from markovian.experiments import measure_layouts; measure_layouts()"
 
 # The embedded model's direct accuracy and copy length per term count (21_experiments), for the computation experiment:
 # data/results/computation/direct-reread.json, each answer read by extract_number and by its first number (the old rule).

@@ -13,9 +13,9 @@ from .heldout import greedy_answers, gold_answer, accuracy_ci, first_number, ext
 from .sampling import eos_ids
 
 # %% auto #0
-__all__ = ['REREAD_RUNS', 'direct_accuracy', 'copy_tokens', 'measure_direct', 'pilot_verdict', 'partial_sums', 'cot_kind',
-           'paired_differences', 'margin_verdict', 'reread', 'reevaluate', 'against_log', 'logged_lines',
-           'measure_rereading']
+__all__ = ['LAYOUTS', 'DIGIT_PAIRS', 'REREAD_RUNS', 'direct_accuracy', 'copy_tokens', 'measure_direct', 'layout_prompt',
+           'layout_accuracy', 'measure_layouts', 'pilot_verdict', 'partial_sums', 'cot_kind', 'paired_differences',
+           'margin_verdict', 'reread', 'reevaluate', 'against_log', 'logged_lines', 'measure_rereading']
 
 # %% ../nbs/21_experiments.ipynb #6c293b0f
 @torch.no_grad()
@@ -51,6 +51,49 @@ def measure_direct(out:str='data/results/computation/direct-reread.json', terms=
     rows = [direct_accuracy(model, tok, k, n) | long(k) | dict(copy_tokens=copy_tokens(tok, k, n), long_answer=long_answer)
             for k in terms]
     prov = dict(command='make direct', started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
+                wall_min=round((time.time() - t0) / 60, 2), commit=code_commit(), dtype='float32', machine=machine_facts())
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(dict(rows=rows, provenance=prov), indent=1))
+
+# %% ../nbs/21_experiments.ipynb #002d3267
+from .reward import template_parts, answer_prompt, cot_ids, COT_PREFIX, ANSWER_PREFIX
+from .sampling import sample_tokens, strip_eos
+LAYOUTS = ('assistant', 'user')
+DIGIT_PAIRS = [(a, b) for a in range(1, 10) for b in range(1, 10)]
+
+def layout_prompt(tok, cot:str, # a handwritten CoT, '3 + 4 = 7'
+                  layout:str, # 'assistant': the answer prompt of `05_reward`; 'user': the CoT quoted in a user message
+                  cot_length:int=16)->list[int]:
+    "Prompt ids that end where the answer starts, the question hidden, the CoT placed by `layout`."
+    if layout == 'assistant': return answer_prompt(tok, cot_ids(tok, cot), None, 'arithmetic', cot_length)
+    if layout != 'user': raise ValueError(f'layout: {layout!r} is not one of {", ".join(LAYOUTS)}')
+    user = f'Below is some reasoning about an arithmetic problem.\n{COT_PREFIX} {cot.strip()}\nWhat is the answer?'
+    return list(template_parts(tok, user, ANSWER_PREFIX)[0])
+
+# %% ../nbs/21_experiments.ipynb #ee25f40a
+@torch.no_grad()
+def layout_accuracy(model, tok, layout:str, offset:int=0, # the CoT states the sum plus `offset` (0: the right sum)
+                    pairs=DIGIT_PAIRS, answer_length:int=12)->dict:
+    "How often the greedy answer after each CoT `a + b = s+offset` reads as the true sum and as the CoT's sum, both ways."
+    eos = eos_ids(model, tok)
+    prompts = [layout_prompt(tok, f'{a} + {b} = {a + b + offset}', layout) for a, b in pairs]
+    said = [tok.decode(strip_eos(p, eos)) for p in
+            sample_tokens(model, prompts, 1, answer_length, None, eos_ids=eos, pad_id=tok.pad_token_id)]
+    share = lambda rule, d: float(np.mean([rule(t) == str(a + b + d) for t, (a, b) in zip(said, pairs)]))
+    return dict(layout=layout, offset=offset, n=len(pairs), true_sum=share(extract_number, 0),
+                cot_sum=share(extract_number, offset), true_sum_first_number=share(first_number, 0),
+                cot_sum_first_number=share(first_number, offset), said=said[:4])
+
+# %% ../nbs/21_experiments.ipynb #cf98f254
+def measure_layouts(out:str='data/results/layouts.json', offsets=(0, 2)):
+    "Both layouts with a right and a wrong CoT sum on the embedded model, fp32, with provenance, as JSON."
+    from markovian.config import Model
+    from markovian.models import load_model, add_lora
+    from markovian.runtime import machine_facts, code_commit
+    t0, (base, tok) = time.time(), load_model(Model(dtype='float32'))
+    model = add_lora(base, Model())   # B = 0: the base model, through the same adapter path as the scorer
+    rows = [layout_accuracy(model, tok, k, d) for k in LAYOUTS for d in offsets]
+    prov = dict(command='make layouts', started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0)),
                 wall_min=round((time.time() - t0) / 60, 2), commit=code_commit(), dtype='float32', machine=machine_facts())
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(dict(rows=rows, provenance=prov), indent=1))
