@@ -58,17 +58,19 @@ def measure_direct(out:str='data/results/computation/direct-reread.json', terms=
 # %% ../nbs/21_experiments.ipynb #002d3267
 from .reward import template_parts, answer_prompt, cot_ids, COT_PREFIX, ANSWER_PREFIX
 from .sampling import sample_tokens, strip_eos
-LAYOUTS = ('assistant', 'user')
+LAYOUTS = ('assistant', 'user', 'user_open')
 DIGIT_PAIRS = [(a, b) for a in range(1, 10) for b in range(1, 10)]
 
 def layout_prompt(tok, cot:str, # a handwritten CoT, '3 + 4 = 7'
-                  layout:str, # 'assistant': the answer prompt of `05_reward`; 'user': the CoT quoted in a user message
+                  layout:str, # 'assistant': `05_reward`'s answer prompt; 'user': the CoT quoted in a user message and the
+                              # reply opened with `Answer:`; 'user_open': the user message ends in `Answer:`, the reply is free
                   cot_length:int=16)->list[int]:
     "Prompt ids that end where the answer starts, the question hidden, the CoT placed by `layout`."
     if layout == 'assistant': return answer_prompt(tok, cot_ids(tok, cot), None, 'arithmetic', cot_length)
-    if layout != 'user': raise ValueError(f'layout: {layout!r} is not one of {", ".join(LAYOUTS)}')
-    user = f'Below is some reasoning about an arithmetic problem.\n{COT_PREFIX} {cot.strip()}\nWhat is the answer?'
-    return list(template_parts(tok, user, ANSWER_PREFIX)[0])
+    if layout not in LAYOUTS: raise ValueError(f'layout: {layout!r} is not one of {", ".join(LAYOUTS)}')
+    quote = f'Below is some reasoning about an arithmetic problem.\n{COT_PREFIX} {cot.strip()}\n'
+    if layout == 'user': return list(template_parts(tok, quote + 'What is the answer?', ANSWER_PREFIX)[0])
+    return list(template_parts(tok, quote + ANSWER_PREFIX, '')[0])
 
 # %% ../nbs/21_experiments.ipynb #ee25f40a
 @torch.no_grad()
@@ -86,7 +88,7 @@ def layout_accuracy(model, tok, layout:str, offset:int=0, # the CoT states the s
 
 # %% ../nbs/21_experiments.ipynb #cf98f254
 def measure_layouts(out:str='data/results/layouts.json', offsets=(0, 2)):
-    "Both layouts with a right and a wrong CoT sum on the embedded model, fp32, with provenance, as JSON."
+    "Every layout with a right and a wrong CoT sum on the embedded model, fp32, with provenance, as JSON."
     from markovian.config import Model
     from markovian.models import load_model, add_lora
     from markovian.runtime import machine_facts, code_commit
