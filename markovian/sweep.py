@@ -18,9 +18,9 @@ from .rundir import read_json, write_json, read_log, RESUMABLE, list_checkpoints
 __all__ = ['ARMS', 'CONTROLS', 'METRICS', 'ALONE', 'SCORINGS', 'PERTURBATION_KINDS', 'EFFECT_COLUMNS', 'DAMAGE_KEYS', 'TERMS',
            'PAIR_FREE', 'SWEEP_TABLES', 'SweepRun', 'sweep_grid', 'run_state', 'check_mixing', 'run_sweep',
            'eval_columns', 'mean_ci', 'run_minutes', 'run_row', 'arm_summary', 'sweep_results', 'plot_sweep',
-           'read_cached', 'cot_alone_lines', 'sweep_cot_alone', 'read_effects', 'check_damage', 'damage_tag',
-           'run_effects', 'paired_seeds', 'sweep_fragility', 'fragility_2x2', 'fragility_grid', 'run_pair',
-           'publish_sweep']
+           'read_cached', 'base_partner', 'partner_base_lines', 'cot_alone_lines', 'sweep_cot_alone', 'read_effects',
+           'check_damage', 'damage_tag', 'run_effects', 'paired_seeds', 'sweep_fragility', 'fragility_2x2',
+           'fragility_grid', 'run_pair', 'publish_sweep']
 
 # %% ../nbs/18_sweep.ipynb #c48cab19
 ARMS = dict(markovian='', non_markovian='markovian=False', no_reward='reward.weight=0', ppo='algorithm=ppo_value',
@@ -187,8 +187,22 @@ def read_cached(f:Path, read):
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ValueError(f'{f}: damaged ({type(e).__name__}); delete it and run again to recompute it') from None
 
+def base_partner(r:SweepRun, runs:list[SweepRun])->SweepRun|None:
+    "A finished Markovian run whose config differs from `r`'s in the reward's protocol and run directory only."
+    same = lambda p: set(config_diff(p.cfg, r.cfg)) <= {'reward.markovian', 'log.run_dir'}
+    return next((p for p in runs if p.cfg.reward.markovian and p is not r and run_state(p.cfg) == 'done' and same(p)), None)
+
+def partner_base_lines(p:SweepRun, split:str, protocols)->list[dict]|None:
+    "The step-0 evaluation lines of run `p`'s log, one per protocol in order (None if one is missing)."
+    log = {(l['split'], l['protocol']): l for l in read_log(Path(p.cfg.log.run_dir) / 'log.jsonl')
+           if l.get('eval') and l['step'] == 0}
+    if not all((split, g) in log for g in protocols): return None
+    rd = str(Path(p.cfg.log.run_dir) / 'log.jsonl')
+    return [{k: v for k, v in log[split, g].items() if k not in ('examples', 'time')} | {'copied_from': rd} for g in protocols]
+
 def cot_alone_lines(r:SweepRun, split:str='test',
-                    protocols:tuple|None=None)->list[dict]: # for other arms: the protocols to evaluate (None: the run's own)
+                    protocols:tuple|None=None, # for other arms: the protocols to evaluate (None: the run's own)
+                    partner:SweepRun|None=None)->list[dict]: # `base_partner`: its step-0 lines are this run's base lines
     "Evaluation lines of a finished run (base and last step) with the question hidden; computed once for other arms."
     n, rd, protocols = r.cfg.optim.steps, Path(r.cfg.log.run_dir), protocols or r.cfg.log.eval_protocols
     if r.cfg.reward.markovian: return read_log(rd / 'log.jsonl')
@@ -196,9 +210,9 @@ def cot_alone_lines(r:SweepRun, split:str='test',
     if not f.exists():
         from markovian.evaluate import RunModel
         from markovian.heldout import heldout_eval
-        pol = RunModel(rd, markovian=True)
-        lines = [{k: v for k, v in heldout_eval(pol.load(s).model, pol.tok, pol.cfg, split, g == 'greedy', s).items()
-                  if k != 'examples'} for s in (0, n) for g in protocols]
+        pol, base = RunModel(rd, markovian=True), partner and partner_base_lines(partner, split, protocols)
+        lines = (base or []) + [{k: v for k, v in heldout_eval(pol.load(s).model, pol.tok, pol.cfg, split, g == 'greedy', s).items()
+                                 if k != 'examples'} for s in ((n,) if base else (0, n)) for g in protocols]
         tmp = f.with_suffix('.tmp')
         tmp.write_text(json.dumps(lines)); tmp.replace(f)
     return read_cached(f, lambda f: json.loads(f.read_text()))
@@ -210,7 +224,7 @@ def sweep_cot_alone(runs:list[SweepRun], split:str='test', protocols:tuple|None=
     "Per finished run and per arm (mean [lo, hi] over seeds): held-out figures of the CoT alone."
     done = [r for r in runs if run_state(r.cfg) == 'done']
     rows = pd.DataFrame([dict(arm=r.arm, seed=r.seed, state='done') |
-                         eval_columns(cot_alone_lines(r, split, protocols), r.cfg.optim.steps, split, 'alone_')
+                         eval_columns(cot_alone_lines(r, split, protocols, base_partner(r, done)), r.cfg.optim.steps, split, 'alone_')
                          for r in done])
     summ = arm_summary(rows, ALONE) if len(rows) else pd.DataFrame()
     if out_dir:
