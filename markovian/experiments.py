@@ -13,11 +13,20 @@ from .heldout import greedy_answers, gold_answer, accuracy_ci, first_number, ext
 from .sampling import eos_ids
 
 # %% auto #0
-__all__ = ['LAYOUTS', 'DIGIT_PAIRS', 'REREAD_RUNS', 'direct_accuracy', 'copy_tokens', 'measure_direct', 'layout_prompt',
-           'layout_accuracy', 'measure_layouts', 'pilot_verdict', 'partial_sums', 'cot_kind', 'paired_differences',
-           'margin_verdict', 'reread', 'reevaluate', 'against_log', 'logged_lines', 'measure_rereading']
+__all__ = ['LAYOUTS', 'DIGIT_PAIRS', 'REREAD_RUNS', 'read_both_ways', 'direct_accuracy', 'copy_tokens', 'measure_direct',
+           'layout_prompt', 'layout_accuracy', 'measure_layouts', 'pilot_verdict', 'partial_sums', 'cot_kind',
+           'paired_differences', 'margin_verdict', 'reread', 'reevaluate', 'against_log', 'logged_lines',
+           'measure_rereading']
 
 # %% ../nbs/21_experiments.ipynb #6c293b0f
+def read_both_ways(said:list[str], gold:list[str], clusters:list[str])->dict:
+    "Accuracy and its interval over problems, the answers read by `extract_number` and by `first_number` (the old rule)."
+    out = {}
+    for name, rule in (('extract_number', extract_number), ('first_number', first_number)):
+        ok = [float(rule(t) == g) for t, g in zip(said, gold)]
+        out[name], out[f'{name}_ci'] = float(np.mean(ok)), accuracy_ci(ok, clusters)
+    return out
+
 @torch.no_grad()
 def direct_accuracy(model, tok, num_terms:int, n:int=100, num_digits:int=1,
                     answer_length:int=12)->dict: # the answer budget in tokens (the `smollm2` preset's: 12)
@@ -26,11 +35,10 @@ def direct_accuracy(model, tok, num_terms:int, n:int=100, num_digits:int=1,
                       answer_length=answer_length)
     recs = eval_records(cfg.task, 'test', n, tok)
     said, cl = greedy_answers(model, tok, cfg, recs, [[]] * len(recs), eos_ids(model, tok)), [cluster_of(r) for r in recs]
-    read = lambda rule: [float(rule(t) == gold_answer(r, 'arithmetic')) for t, r in zip(said, recs)]
-    ok, old = read(extract_number), read(first_number)
+    b = read_both_ways(said, [gold_answer(r, 'arithmetic') for r in recs], cl)
     return dict(num_terms=num_terms, num_digits=num_digits, n=len(recs), problems=len(set(cl)),
-                accuracy=float(np.mean(ok)), accuracy_ci=accuracy_ci(ok, cl),
-                accuracy_first_number=float(np.mean(old)), accuracy_first_number_ci=accuracy_ci(old, cl))
+                accuracy=b['extract_number'], accuracy_ci=b['extract_number_ci'],
+                accuracy_first_number=b['first_number'], accuracy_first_number_ci=b['first_number_ci'])
 
 def copy_tokens(tok, num_terms:int, n:int=100, num_digits:int=1)->float:
     "Mean number of tokens of a test question written as the policy would copy it (after `Reasoning:`)."
@@ -159,12 +167,8 @@ def reread(line:dict)->dict:
     if any('said' not in e for e in ex):
         raise ValueError(f"examples: the step {line['step']} {line['protocol']} line has no 'said' text (logged before it was kept)")
     gold, cl = [normalize_number(e['answer']) for e in ex], [cluster_of(Record(e['question'], e['answer'])) for e in ex]
-    def read(rule):
-        ok = [float(rule(e['said']) == g) for e, g in zip(ex, gold)]
-        return float(np.mean(ok)), accuracy_ci(ok, cl)
-    (old, old_ci), (new, new_ci) = read(first_number), read(extract_number)
     return dict(step=line['step'], protocol=line['protocol'], n=len(ex), problems=len(set(cl)),
-                first_number=old, first_number_ci=old_ci, extract_number=new, extract_number_ci=new_ci,
+                **read_both_ways([e['said'] for e in ex], gold, cl),
                 read_differently=sum(first_number(e['said']) != extract_number(e['said']) for e in ex))
 
 # %% ../nbs/21_experiments.ipynb #e7ad07c4
