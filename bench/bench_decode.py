@@ -1,11 +1,13 @@
 """Sampling a training step's CoTs: the three decoding loops and the CoT′ cache, side by side, against their floor.
 
-Run: .venv/bin/python bench/bench_decode.py [--steps 4] [--variants eager-nocache,eager,static,compiled]
+Run: .venv/bin/python bench/bench_decode.py [--steps 4] [--variants eager-nocache,eager,static,compiled,sdpa]
                                             [--out bench/results/decode-cpu.json]
 Each variant runs in its own process (separate peak RSS) on the default config: a trainer, then the sampling phase of
 steps 1 .. steps+1 (`rollout`, the project's own call, with the trainer's CoT′ cache unless the variant disables it).
 The first step is warm-up; for `compiled` it pays the compilation, reported as compile_s = first step − median step.
 The baseline, in the same run, is `eager-nocache`: the loop as it was before the cache and the static/compiled loops.
+`sdpa` is the eager loop with PyTorch's sdpa attention instead of the plain attention a CPU run picks (`--variants
+eager,sdpa`: the baseline is then the first named).
 Also printed: how many of each variant's CoTs equal the baseline's token for token (same generator), and the floor of
 one decoding forward on this machine — every linear weight of the model (layers and LM head) streamed once through
 `F.linear` at the decoding batch shape, measured at the start of the run — so a reader sees how far the loop is above it.
@@ -26,7 +28,8 @@ import torch, torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 VARIANTS = {'eager-nocache': dict(decoder='eager', ref_cache=0), 'eager': dict(decoder='eager'),
-            'static': dict(decoder='static'), 'compiled': dict(decoder='compiled')}
+            'static': dict(decoder='static'), 'compiled': dict(decoder='compiled'),
+            'sdpa': dict(decoder='eager', attn='sdpa')}   # PyTorch's sdpa kernels instead of the CPU's default, eager attention
 
 def trainer(**kw):
     from markovian.config import make_config
